@@ -1,0 +1,21 @@
+"""mlpot: machine-learned interatomic potentials as ASE calculators."""
+
+__version__ = "0.1.0"
+
+from mlpot.calculator import (  # noqa: E402
+    EquivCalculator,
+    InvariantCalculator,
+    MLPotCalculator,
+    load_calculator,
+)
+from mlpot.model.io import load_model, save_model  # noqa: E402
+
+__all__ = [
+    "EquivCalculator",
+    "InvariantCalculator",
+    "MLPotCalculator",
+    "load_calculator",
+    "load_model",
+    "save_model",
+    "__version__",
+]
