@@ -28,9 +28,17 @@ def neighbour_list(positions, cutoff, cell=None, pbc=None):
     positions = np.asarray(positions, dtype=np.float64)
     pbc = np.zeros(3, bool) if pbc is None else np.asarray(pbc, dtype=bool)
     if not pbc.any():
-        # matscipy shrink-wraps a box around a free molecule when no cell is given.
+        # A box around the molecule, padded so that flat or linear molecules
+        # (where matscipy's own shrink-wrapped box is singular) work too.
+        lower = positions.min(axis=0)
+        box = np.diag(positions.max(axis=0) - lower + cutoff)
         i, j, shifts = _matscipy_neighbour_list(
-            "ijS", positions=positions, cutoff=float(cutoff)
+            "ijS",
+            positions=positions,
+            cutoff=float(cutoff),
+            cell=box,
+            pbc=[False] * 3,
+            cell_origin=lower - 0.5 * cutoff,
         )
     else:
         cell = np.asarray(cell, dtype=np.float64)

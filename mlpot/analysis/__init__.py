@@ -1,0 +1,1 @@
+"""Analysis tools: symmetry checks, geometry, torsions, latent spaces."""

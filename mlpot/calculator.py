@@ -1,0 +1,189 @@
+"""ASE calculators backed by mlpot potentials.
+
+Results are in eV, eV/Å and eV/Å³ like every ASE calculator. Stress is
+computed only for fully periodic cells; asking a free molecule for stress
+raises ASE's ``PropertyNotImplementedError``.
+"""
+
+import copy
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from mlpot import keys
+from mlpot.graph import check_structure, collate, from_arrays
+from mlpot.model.base import Potential
+from mlpot.model.forces import energy_and_forces
+from mlpot.model.io import CheckpointError, load_model, read_checkpoint
+from mlpot.neighbours import VerletNeighbourList
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def _as_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return _DTYPES[dtype]
+
+
+class MLPotCalculator(Calculator):
+    """ASE calculator for any mlpot potential.
+
+    Parameters
+    ----------
+    model : str, Path or Potential
+        A checkpoint path or a model instance.
+    device : str
+        Torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    dtype : str or torch.dtype
+        ``"float64"`` (default, for MD and tests) or ``"float32"`` (faster;
+        energies are still accumulated in float64).
+    skin : float
+        Verlet skin in Å: the neighbour list is reused until an atom moves
+        more than ``skin / 2``. Results do not depend on it.
+    **kwargs
+        Passed to :class:`ase.calculators.calculator.Calculator`.
+
+    Examples
+    --------
+    >>> atoms.calc = MLPotCalculator("models/ethanol-equivariant.ckpt")  # doctest: +SKIP
+    >>> atoms.get_forces()  # eV/Å  # doctest: +SKIP
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    nolabel = True
+    family: Optional[str] = None
+
+    def __init__(self, model, device="cpu", dtype="float64", skin=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.dtype = _as_dtype(dtype)
+        self.device = torch.device(device)
+        if isinstance(model, (str, Path)):
+            self._check_family(model)
+            model = load_model(model, device=self.device, dtype=self.dtype)
+        elif not isinstance(model, Potential):
+            raise TypeError(
+                f"model must be a checkpoint path or an mlpot Potential, got {type(model).__name__}"
+            )
+        else:
+            parameter = next(model.parameters())
+            if parameter.dtype != self.dtype or parameter.device != self.device:
+                model = copy.deepcopy(model)  # leave the caller's model as it was
+            model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.model = model
+        self.neighbours = VerletNeighbourList(model.r_max, skin)
+
+    @classmethod
+    def from_checkpoint(cls, path, device="cpu", dtype="float64", **kwargs):
+        """Calculator for the model stored at ``path``."""
+        return cls(path, device=device, dtype=dtype, **kwargs)
+
+    def _check_family(self, path):
+        if self.family is None:
+            return
+        family = read_checkpoint(path)["model_family"]
+        if family != self.family:
+            right = CALCULATOR_FOR_FAMILY[family].__name__
+            raise CheckpointError(
+                f"'{path}' holds an {family} model, but {type(self).__name__} runs "
+                f"{self.family} models; use {right}('{path}') or mlpot.load_calculator"
+            )
+
+    def _graph(self, atoms):
+        positions, numbers = atoms.positions, atoms.numbers
+        check_structure(positions, numbers)
+        self.model.check_species(numbers)
+        edges = self.neighbours.get(positions, numbers, atoms.cell.array, atoms.pbc)
+        return from_arrays(
+            positions, numbers, self.model.r_max, atoms.cell.array, atoms.pbc,
+            edges=edges, dtype=self.dtype,
+        )
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        """Compute energy, per-atom energies, forces and, for periodic cells, stress."""
+        super().calculate(atoms, properties, system_changes)
+        graph = self._graph(self.atoms)
+        want_stress = "stress" in properties and bool(self.atoms.pbc.all())
+        out = self._evaluate(graph, want_stress)
+        energy = float(out[keys.ENERGY][0].detach())
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": out[keys.ENERGIES].detach().cpu().numpy(),
+            "forces": out[keys.FORCES].detach().cpu().to(torch.float64).numpy(),
+        }
+        if want_stress:
+            stress = out[keys.STRESS][0].detach().cpu().to(torch.float64).numpy()
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
+
+    def _evaluate(self, graph, compute_stress=False):
+        graph = {k: v.to(self.device) for k, v in graph.items()}
+        return energy_and_forces(self.model, graph, compute_stress=compute_stress)
+
+    def calculate_many(self, atoms_list) -> List[dict]:
+        """Evaluate many structures in one batched model call.
+
+        Parameters
+        ----------
+        atoms_list : sequence of ase.Atoms
+
+        Returns
+        -------
+        list of dict
+            Per structure: ``energy`` (eV), ``energies`` (N,) eV and
+            ``forces`` (N, 3) eV/Å. The atoms' own calculators are not touched.
+        """
+        graphs = []
+        for atoms in atoms_list:
+            check_structure(atoms.positions, atoms.numbers)
+            self.model.check_species(atoms.numbers)
+            graphs.append(
+                from_arrays(atoms.positions, atoms.numbers, self.model.r_max,
+                            atoms.cell.array, atoms.pbc, dtype=self.dtype)
+            )
+        out = self._evaluate(collate(graphs))
+        splits = np.cumsum([len(a) for a in atoms_list])[:-1]
+        energies = np.split(out[keys.ENERGIES].detach().cpu().numpy(), splits)
+        forces = np.split(out[keys.FORCES].detach().cpu().to(torch.float64).numpy(), splits)
+        return [
+            {"energy": float(e), "energies": ea, "forces": f}
+            for e, ea, f in zip(out[keys.ENERGY].detach().tolist(), energies, forces, strict=True)
+        ]
+
+
+class EquivCalculator(MLPotCalculator):
+    """ASE calculator for an equivariant (NequIP-style) mlpot checkpoint.
+
+    Refuses a checkpoint of the invariant family, naming the right class.
+    See :class:`MLPotCalculator` for the parameters.
+    """
+
+    family = "equivariant"
+
+
+class InvariantCalculator(MLPotCalculator):
+    """ASE calculator for an invariant (distance-only) mlpot checkpoint.
+
+    Refuses a checkpoint of the equivariant family, naming the right class.
+    See :class:`MLPotCalculator` for the parameters.
+    """
+
+    family = "invariant"
+
+
+CALCULATOR_FOR_FAMILY = {
+    "equivariant": EquivCalculator,
+    "invariant": InvariantCalculator,
+}
+
+
+def load_calculator(path, device="cpu", dtype="float64", **kwargs) -> MLPotCalculator:
+    """The calculator class matching the checkpoint's model family, loaded from ``path``."""
+    family = read_checkpoint(path)["model_family"]
+    return CALCULATOR_FOR_FAMILY[family](path, device=device, dtype=dtype, **kwargs)

@@ -1,0 +1,150 @@
+"""Checkpoints: one self-describing file per model, loaded without unpickling code.
+
+A checkpoint is a plain dict of tensors and JSON-able values::
+
+    format          "mlpot-checkpoint"
+    format_version  int (this file layout)
+    mlpot_version   version of mlpot that wrote it
+    model_family    "equivariant" | "invariant"
+    config          ModelConfig as a dict
+    species         atomic numbers, in species-index order
+    units           {"energy": "eV", "length": "Å"}
+    normalisation   {"atomic_energy_shift": [...] eV, "energy_scale": eV}
+    state_dict      parameter and buffer tensors
+    metadata        free-form JSON-able dict (training data, split, metrics, ...)
+"""
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+
+from mlpot.fileio import atomic_path
+from mlpot.model import MODEL_FAMILIES, build_model
+from mlpot.model.base import Potential
+from mlpot.model.config import ModelConfig
+
+CHECKPOINT_FORMAT = "mlpot-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file is missing, truncated, foreign, or of a newer format."""
+
+
+def save_model(model: Potential, path, metadata: Optional[Dict[str, Any]] = None) -> Path:
+    """Write ``model`` to ``path`` atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    model : Potential
+        The model to save.
+    path : str or Path
+        Destination, conventionally ``*.ckpt``.
+    metadata : dict, optional
+        JSON-able information stored with the model (training data, metrics...).
+
+    Returns
+    -------
+    Path
+    """
+    from mlpot import __version__
+
+    metadata = dict(metadata or {})
+    try:
+        json.dumps(metadata)
+    except TypeError as error:
+        raise TypeError(f"checkpoint metadata must be JSON-able: {error}") from None
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "mlpot_version": __version__,
+        "model_family": model.family,
+        "config": model.config.to_dict(),
+        "species": list(model.config.species),
+        "units": {"energy": "eV", "length": "Å"},
+        "normalisation": {
+            "atomic_energy_shift": model.atomic_energy_shift.tolist(),
+            "energy_scale": float(model.energy_scale),
+        },
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "metadata": metadata,
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def read_checkpoint(path) -> Dict[str, Any]:
+    """Read and validate a checkpoint dict with ``torch.load(weights_only=True)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    CheckpointError
+        The file is truncated or corrupt, not an mlpot checkpoint, or was
+        written by a newer mlpot.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint '{path}' not found; check the path, or list shipped models "
+            "in the models/ folder"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for damaged zip files
+        raise CheckpointError(
+            f"'{path}' could not be read as a checkpoint ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); the file is truncated, "
+            "corrupt or not a torch file: copy or download it again"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        found = sorted(payload)[:8] if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(
+            f"'{path}' is not an mlpot checkpoint (found {found}); mlpot reads files "
+            "written by mlpot.save_model or mlpot-train"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"'{path}' has checkpoint format {version}, written by mlpot "
+            f"{payload.get('mlpot_version')}; this mlpot reads format <= {FORMAT_VERSION}: "
+            "upgrade mlpot"
+        )
+    family = payload.get("model_family")
+    if family not in MODEL_FAMILIES:
+        raise CheckpointError(f"'{path}' has an unknown model family '{family}'")
+    return payload
+
+
+def load_model(path, device="cpu", dtype=torch.float64) -> Potential:
+    """Rebuild the model stored in a checkpoint, in eval mode.
+
+    Parameters
+    ----------
+    path : str or Path
+        Checkpoint written by :func:`save_model`.
+    device : str or torch.device
+        Where to put the model.
+    dtype : torch.dtype
+        Floating point type of the parameters (float64 by default).
+
+    Returns
+    -------
+    Potential
+        With the checkpoint's ``metadata`` dict attached as ``model.metadata``.
+    """
+    payload = read_checkpoint(path)
+    model = build_model(ModelConfig.from_dict(payload["config"]))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"'{path}' does not match its own model configuration: {error}"
+        ) from None
+    model.metadata = payload.get("metadata", {})
+    return model.to(device=device, dtype=dtype).eval()

@@ -1,0 +1,1 @@
+"""Building blocks of the potentials; modules take explicit tensors."""
