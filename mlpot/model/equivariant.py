@@ -7,7 +7,7 @@ from torch import nn
 from mlpot import keys
 from mlpot.model.base import Potential
 from mlpot.model.config import ModelConfig
-from mlpot.nn.equivariant import EquivariantInteraction, hidden_irreps
+from mlpot.nn.equivariant import EquivariantInteraction
 
 
 class EquivariantPotential(Potential):
@@ -28,19 +28,18 @@ class EquivariantPotential(Potential):
 
     def __init__(self, config: ModelConfig):
         super().__init__(config, num_readout_inputs=config.num_features)
-        irreps_edge = o3.Irreps.spherical_harmonics(config.lmax)
         self.spherical_harmonics = o3.SphericalHarmonics(
-            irreps_edge, normalize=True, normalization="component"
+            o3.Irreps.spherical_harmonics(config.lmax), normalize=True, normalization="component"
         )
         self.embedding = nn.Embedding(self.num_species, config.num_features)
-        scalars = o3.Irreps(f"{config.num_features}x0e")
-        hidden = hidden_irreps(config.num_features, config.lmax)
-        irreps = [scalars] + [hidden] * (config.num_layers - 1) + [scalars]
+        # Scalars in, features up to lmax between layers, scalars out of the last layer.
+        orders = [0] + [config.lmax] * (config.num_layers - 1) + [0]
         self.layers = nn.ModuleList(
             EquivariantInteraction(
-                irreps_in=irreps[k],
-                irreps_out=irreps[k + 1],
-                irreps_edge=irreps_edge,
+                lmax_in=orders[k],
+                lmax_out=orders[k + 1],
+                lmax_edge=config.lmax,
+                num_features=config.num_features,
                 num_basis=config.num_basis,
                 num_species=self.num_species,
                 avg_num_neighbors=config.avg_num_neighbors,
@@ -57,8 +56,7 @@ class EquivariantPotential(Potential):
         vectors, lengths = self.edge_vectors(graph)
         radial, _ = self.radial_embedding(lengths)
         harmonics = self.spherical_harmonics(vectors)
-        one_hot = torch.nn.functional.one_hot(species, self.num_species).to(vectors.dtype)
-        h = self.embedding(species)
+        h = self.embedding(species).unsqueeze(1)
         for layer in self.layers:
-            h = layer(h, one_hot, harmonics, radial, graph[keys.EDGE_INDEX])
-        return h
+            h = layer(h, species, harmonics, radial, graph[keys.EDGE_INDEX])
+        return h.squeeze(1)

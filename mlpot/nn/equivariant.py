@@ -1,67 +1,169 @@
-"""Equivariant message passing (NequIP-style) on e3nn irreps."""
+"""Equivariant message passing (NequIP-style) with e3nn's spherical harmonics and Clebsch-Gordan coefficients.
 
+Features of every atom hold ``C`` channels of each rotation order l = 0..lmax
+with parity (-1)^l (irreps ``Cx0e + Cx1o + Cx2e + ...``). They are stored
+m-major, shape (N, D, C) with D = (lmax + 1)², row ``l² + m`` holding
+component m of order l in e3nn's basis, so that channel mixing is a plain
+matrix product on the last axis and each operation below is a handful of
+batched tensor operations rather than one small kernel per irrep.
+"""
+
+import math
 from typing import List, Tuple
 
 import torch
 from e3nn import o3
-from e3nn.nn import Activation, FullyConnectedNet, Gate
+from e3nn.math import normalize2mom
+from e3nn.nn import FullyConnectedNet
 from torch import nn
 
 from mlpot.nn.scatter import scatter_sum
 
 
-def hidden_irreps(num_features: int, lmax: int) -> o3.Irreps:
-    """``num_features`` channels of each l = 0..lmax with parity (-1)^l, e.g. 32x0e+32x1o."""
-    return o3.Irreps([(num_features, (l, (-1) ** l)) for l in range(lmax + 1)])
+def order_rows(lmax: int) -> List[slice]:
+    """Rows of each order l in the m-major layout, ``[slice(l², (l+1)²) for l <= lmax]``."""
+    return [slice(l * l, (l + 1) * (l + 1)) for l in range(lmax + 1)]
 
 
-def channelwise_tensor_product(
-    irreps_in: o3.Irreps, irreps_edge: o3.Irreps, irreps_target: o3.Irreps
-) -> o3.TensorProduct:
-    """Per-channel ('uvu') tensor product of node features with edge harmonics.
+def tensor_product_paths(lmax_in: int, lmax_edge: int, lmax_out: int) -> List[Tuple[int, int, int]]:
+    """Parity-allowed paths (l_in, l_edge, l_out), grouped by l_out.
 
-    Every path ``in ⊗ edge → out`` whose output irrep appears in
-    ``irreps_target`` is kept, each with its own copy of the input channels;
-    the path weights are supplied per edge at call time.
+    Features have parity (-1)^l, so a path is allowed when
+    l_in + l_edge + l_out is even and the triangle inequality holds.
     """
-    outputs: List[Tuple[int, o3.Irrep]] = []
-    instructions = []
-    for i_in, (mul, ir_in) in enumerate(irreps_in):
-        for i_edge, (_, ir_edge) in enumerate(irreps_edge):
-            for ir_out in ir_in * ir_edge:
-                if ir_out in irreps_target:
-                    instructions.append((i_in, i_edge, len(outputs), "uvu", True))
-                    outputs.append((mul, ir_out))
-    irreps_out, permutation, _ = o3.Irreps(outputs).sort()
-    instructions = [(a, b, permutation[c], mode, train) for a, b, c, mode, train in instructions]
-    return o3.TensorProduct(
-        irreps_in,
-        irreps_edge,
-        irreps_out,
-        instructions,
-        shared_weights=False,
-        internal_weights=False,
-    )
+    return [
+        (l1, l2, l3)
+        for l3 in range(lmax_out + 1)
+        for l1 in range(lmax_in + 1)
+        for l2 in range(lmax_edge + 1)
+        if abs(l1 - l2) <= l3 <= l1 + l2 and (l1 + l2 + l3) % 2 == 0
+    ]
 
 
-def gated_nonlinearity(irreps_out: o3.Irreps) -> nn.Module:
-    """SiLU on scalars and sigmoid gates on l > 0 features (NequIP's choice).
+class EquivariantLinear(nn.Module):
+    """Channel mixing within each rotation order (no bias, so it commutes with rotations).
 
-    The returned module has an ``irreps_in`` attribute: the irreps a linear
-    layer must produce in front of it.
+    Maps features (N, (lmax+1)², C_in) to (N, (lmax+1)², C_out) with one
+    weight matrix per order l, initialised N(0, 1) and scaled by 1/sqrt(C_in)
+    (e3nn's normalisation).
     """
-    scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l == 0])
-    gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0])
-    if len(gated) == 0:
-        return Activation(scalars, [torch.nn.functional.silu] * len(scalars))
-    gates = o3.Irreps([(mul, "0e") for mul, _ in gated])
-    return Gate(
-        scalars,
-        [torch.nn.functional.silu] * len(scalars),
-        gates,
-        [torch.sigmoid] * len(gates),
-        gated,
-    )
+
+    def __init__(self, lmax: int, channels_in: int, channels_out: int):
+        super().__init__()
+        self.rows = order_rows(lmax)
+        self.norm = channels_in**-0.5
+        self.weight = nn.Parameter(torch.randn(lmax + 1, channels_in, channels_out))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Mixed features, shape (N, (lmax+1)², C_out)."""
+        parts = [h[:, rows] @ self.weight[l] for l, rows in enumerate(self.rows)]
+        return torch.cat(parts, dim=1) * self.norm
+
+
+class SpeciesLinear(nn.Module):
+    """Channel mixing with one weight matrix per chemical species and order l.
+
+    The self-connection of NequIP (a tensor product with the one-hot species):
+    maps (N, (lmax_in+1)², C_in) to per-order outputs with ``channels_out[l]``
+    channels, for the orders l = 0..len(channels_out)-1 (all of which must be
+    present in the input).
+    """
+
+    def __init__(self, num_species: int, channels_in: int, channels_out: List[int]):
+        super().__init__()
+        self.num_species = num_species
+        self.rows = order_rows(len(channels_out) - 1)
+        self.channels_out = list(channels_out)
+        self.norm = channels_in**-0.5
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.randn(channels_in, num_species * c)) for c in channels_out
+        )
+
+    def forward(self, h: torch.Tensor, species: torch.Tensor) -> List[torch.Tensor]:
+        """Per-order outputs, the l-th of shape (N, 2l+1, channels_out[l])."""
+        atoms = torch.arange(h.shape[0], device=h.device)
+        out = []
+        for rows, weight, c in zip(self.rows, self.weights, self.channels_out, strict=True):
+            mixed = (h[:, rows] @ weight).view(h.shape[0], -1, self.num_species, c)
+            out.append(mixed[atoms, :, species] * self.norm)
+        return out
+
+
+class EdgeTensorProduct(nn.Module):
+    """Channel-wise ('uvu') tensor product of neighbour features with edge harmonics.
+
+    For every allowed path (l_in, l_edge, l_out) and every channel c, the
+    message is ``w_path,c(r_ij) · (x_j,c^(l_in) ⊗ Y^(l_edge)(r̂_ij))^(l_out)``,
+    with e3nn's Wigner 3j symbols times sqrt(2 l_out + 1) (e3nn's "component"
+    normalisation). Each path keeps its own copy of the channels; the outputs
+    of all paths are stacked by l_out, shape (E, Σ_paths (2 l_out + 1), C).
+    """
+
+    def __init__(self, lmax_in: int, lmax_edge: int, lmax_out: int):
+        super().__init__()
+        self.paths = tensor_product_paths(lmax_in, lmax_edge, lmax_out)
+        dim_in, dim_edge = (lmax_in + 1) ** 2, (lmax_edge + 1) ** 2
+        rows_out = [sum(2 * p[2] + 1 for p in self.paths[:k]) for k in range(len(self.paths) + 1)]
+        self.dim_out = rows_out[-1]
+        coupling = torch.zeros(dim_edge, self.dim_out, dim_in)
+        path_of_row = torch.zeros(self.dim_out, dtype=torch.int64)
+        for k, (l1, l2, l3) in enumerate(self.paths):
+            w3j = o3.wigner_3j(l1, l2, l3) * math.sqrt(2 * l3 + 1)  # (2l1+1, 2l2+1, 2l3+1)
+            out_rows = slice(rows_out[k], rows_out[k + 1])
+            coupling[l2 * l2 : (l2 + 1) ** 2, out_rows, l1 * l1 : (l1 + 1) ** 2] = (
+                w3j.permute(1, 2, 0)
+            )
+            path_of_row[out_rows] = k
+        self.register_buffer("coupling", coupling.reshape(dim_edge, -1))
+        self.register_buffer("path_of_row", path_of_row, persistent=False)
+        self.dim_in = dim_in
+        self.paths_per_order = [
+            sum(1 for p in self.paths if p[2] == l) for l in range(lmax_out + 1)
+        ]
+
+    @property
+    def num_paths(self) -> int:
+        return len(self.paths)
+
+    def forward(self, x_neighbour, edge_harmonics, path_weights):
+        """Messages, shape (E, dim_out, C).
+
+        Parameters
+        ----------
+        x_neighbour : Tensor, shape (E, (lmax_in+1)², C)
+        edge_harmonics : Tensor, shape (E, (lmax_edge+1)²)
+        path_weights : Tensor, shape (E, num_paths, C)
+        """
+        num_edges = edge_harmonics.shape[0]
+        operator = (edge_harmonics @ self.coupling).view(num_edges, self.dim_out, self.dim_in)
+        messages = torch.bmm(operator, x_neighbour)
+        return messages * path_weights.index_select(1, self.path_of_row)
+
+
+class GatedNonlinearity(nn.Module):
+    """SiLU on scalars and sigmoid gates on l > 0 orders (NequIP's gate), second-moment normalised.
+
+    Takes per-order inputs: order 0 with ``C + lmax·C`` channels (scalars then
+    one block of gates per l > 0), order l > 0 with ``C`` channels; returns
+    features (N, (lmax+1)², C).
+    """
+
+    def __init__(self, lmax: int, channels: int):
+        super().__init__()
+        self.lmax = lmax
+        self.channels = channels
+        self.silu = normalize2mom(torch.nn.functional.silu)
+        self.sigmoid = normalize2mom(torch.sigmoid)
+
+    def forward(self, orders: List[torch.Tensor]) -> torch.Tensor:
+        """Gated features from per-order pre-activations."""
+        c = self.channels
+        scalars = orders[0]
+        out = [self.silu(scalars[..., :c])]
+        if self.lmax > 0:
+            gates = self.sigmoid(scalars[..., c:])
+            out.extend(orders[l] * gates[..., (l - 1) * c : l * c] for l in range(1, self.lmax + 1))
+        return torch.cat(out, dim=1)
 
 
 class EquivariantInteraction(nn.Module):
@@ -72,10 +174,12 @@ class EquivariantInteraction(nn.Module):
 
     Parameters
     ----------
-    irreps_in, irreps_out : e3nn.o3.Irreps
-        Node feature irreps before and after the layer.
-    irreps_edge : e3nn.o3.Irreps
-        Irreps of the edge spherical harmonics.
+    lmax_in, lmax_out : int
+        Highest rotation order of the input and output features.
+    lmax_edge : int
+        Highest order of the edge spherical harmonics.
+    num_features : int
+        Channels C per order.
     num_basis : int
         Width of the radial embedding.
     num_species : int
@@ -88,9 +192,10 @@ class EquivariantInteraction(nn.Module):
 
     def __init__(
         self,
-        irreps_in: o3.Irreps,
-        irreps_out: o3.Irreps,
-        irreps_edge: o3.Irreps,
+        lmax_in: int,
+        lmax_out: int,
+        lmax_edge: int,
+        num_features: int,
         num_basis: int,
         num_species: int,
         avg_num_neighbors: float,
@@ -98,40 +203,51 @@ class EquivariantInteraction(nn.Module):
         radial_layers: int = 2,
     ):
         super().__init__()
-        self.irreps_in = o3.Irreps(irreps_in)
-        self.irreps_out = o3.Irreps(irreps_out)
+        c = num_features
+        self.lmax_out = lmax_out
         self.neighbour_norm = float(avg_num_neighbors) ** -0.5
-        self.linear_in = o3.Linear(self.irreps_in, self.irreps_in)
-        self.tensor_product = channelwise_tensor_product(
-            self.irreps_in, irreps_edge, self.irreps_out
-        )
+        self.linear_in = EquivariantLinear(lmax_in, c, c)
+        self.tensor_product = EdgeTensorProduct(lmax_in, lmax_edge, lmax_out)
         self.radial_mlp = FullyConnectedNet(
-            [num_basis] + [radial_hidden] * radial_layers + [self.tensor_product.weight_numel],
+            [num_basis] + [radial_hidden] * radial_layers + [self.tensor_product.num_paths * c],
             torch.nn.functional.silu,
         )
-        self.nonlinearity = gated_nonlinearity(self.irreps_out)
-        irreps_pre = self.nonlinearity.irreps_in
-        self.linear_out = o3.Linear(self.tensor_product.irreps_out, irreps_pre)
-        self.self_connection = o3.FullyConnectedTensorProduct(
-            self.irreps_in, o3.Irreps(f"{num_species}x0e"), irreps_pre
+        channels_pre = [c + lmax_out * c] + [c] * lmax_out
+        self.linear_out = nn.ParameterList(
+            nn.Parameter(torch.randn(k * c, out))
+            for k, out in zip(self.tensor_product.paths_per_order, channels_pre, strict=True)
         )
-        self.residual = self.irreps_in == self.irreps_out
+        self.linear_out_norm = [(k * c) ** -0.5 for k in self.tensor_product.paths_per_order]
+        # Orders the input lacks (l > lmax_in in the first layer) get no self-connection.
+        self.self_connection = SpeciesLinear(
+            num_species, c, channels_pre[: min(lmax_in, lmax_out) + 1]
+        )
+        self.nonlinearity = GatedNonlinearity(lmax_out, c)
+        self.residual = lmax_in == lmax_out
 
-    def forward(
-        self,
-        h: torch.Tensor,
-        species_one_hot: torch.Tensor,
-        edge_harmonics: torch.Tensor,
-        radial_embedding: torch.Tensor,
-        edge_index: torch.Tensor,
-    ) -> torch.Tensor:
+    def _mix_paths(self, aggregated: torch.Tensor) -> List[torch.Tensor]:
+        """Per-order channel mixing of the stacked path outputs (N, dim_out, C)."""
+        n, _, c = aggregated.shape
+        out, row = [], 0
+        for l, (k, weight) in enumerate(
+            zip(self.tensor_product.paths_per_order, self.linear_out, strict=True)
+        ):
+            size = k * (2 * l + 1)
+            block = aggregated[:, row : row + size].view(n, k, 2 * l + 1, c)
+            block = block.transpose(1, 2).reshape(n, 2 * l + 1, k * c)
+            out.append(block @ weight * self.linear_out_norm[l])
+            row += size
+        return out
+
+    def forward(self, h, species, edge_harmonics, radial_embedding, edge_index):
         """Update node features.
 
         Parameters
         ----------
-        h : Tensor, shape (N, irreps_in.dim)
-        species_one_hot : Tensor, shape (N, num_species)
-        edge_harmonics : Tensor, shape (E, irreps_edge.dim)
+        h : Tensor, shape (N, (lmax_in+1)², C)
+        species : Tensor, shape (N,)
+            Species index of each atom.
+        edge_harmonics : Tensor, shape (E, (lmax_edge+1)²)
         radial_embedding : Tensor, shape (E, num_basis)
             Radial basis times the smooth cutoff; zero at and beyond r_max.
         edge_index : Tensor, shape (2, E)
@@ -139,15 +255,19 @@ class EquivariantInteraction(nn.Module):
 
         Returns
         -------
-        Tensor, shape (N, irreps_out.dim)
+        Tensor, shape (N, (lmax_out+1)², C)
         """
         centre, neighbour = edge_index[0], edge_index[1]
         x = self.linear_in(h)
-        weights = self.radial_mlp(radial_embedding)
+        weights = self.radial_mlp(radial_embedding).view(
+            len(centre), self.tensor_product.num_paths, h.shape[-1]
+        )
         messages = self.tensor_product(x[neighbour], edge_harmonics, weights)
         aggregated = scatter_sum(messages, centre, h.shape[0]) * self.neighbour_norm
-        out = self.linear_out(aggregated) + self.self_connection(h, species_one_hot)
-        out = self.nonlinearity(out)
+        orders = self._mix_paths(aggregated)
+        for l, skip in enumerate(self.self_connection(h, species)):
+            orders[l] = orders[l] + skip
+        out = self.nonlinearity(orders)
         if self.residual:
             out = out + h
         return out
