@@ -1,0 +1,268 @@
+"""Speed of mlpot's calculators and training step on a CPU.
+
+Measures, for each model family and dtype, with randomly initialised models:
+
+* calculator latency: median wall time of ``atoms.get_forces()`` after moving
+  the atoms slightly (as in MD), for ethane, ethanol, toluene, aspirin,
+  27 ethanol molecules 6 Å apart (243 atoms) and a periodic box of 64 waters
+  (192 atoms), plus the share of that time spent outside the model
+  (neighbour list, graph building, conversions);
+* training throughput: frames per second of an energy+force loss step
+  (forward, forces, backward, Adam) on rMD17 ethanol and aspirin frames at
+  batch sizes 5 and 32;
+* peak resident memory of the process.
+
+Each (family, dtype) runs in its own subprocess so its peak memory is its own.
+MD17 molecules are read from ``--data-dir`` (rMD17 npz files); systems whose
+file is missing are skipped.
+
+    python benchmarks/benchmark.py --json benchmarks/results.json
+"""
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_SIZES = {
+    # NequIP's default size: lmax 1, 32 features, 4 layers, r_max 5 Å.
+    "equivariant": dict(name="equivariant", lmax=1, num_features=32, num_layers=4),
+    # SchNetPack's default SchNet size: 128 features, 3 interactions, r_max 5 Å.
+    "invariant": dict(name="invariant", num_features=128, num_layers=3),
+}
+SPECIES = [1, 6, 7, 8]
+
+
+def rmd17_atoms(data_dir, molecule, index=0):
+    from mlpot.data import read_frames
+
+    path = Path(data_dir) / f"rmd17_{molecule}_test_01.npz"
+    if not path.is_file():
+        return None
+    return read_frames(path).to_atoms(index)
+
+
+def ethanol_cluster(data_dir):
+    from ase.build import molecule
+
+    single = molecule("CH3CH2OH")
+    rng = np.random.default_rng(0)
+    cluster = None
+    for x in range(3):
+        for y in range(3):
+            for z in range(3):
+                copy = single.copy()
+                copy.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COM")
+                copy.translate(np.array([x, y, z]) * 6.0)
+                cluster = copy if cluster is None else cluster + copy
+    return cluster
+
+
+def water_box():
+    from ase.build import molecule
+
+    rng = np.random.default_rng(0)
+    box = None
+    spacing = 12.42 / 4  # 64 waters at 1 g/cm³
+    for index in np.ndindex(4, 4, 4):
+        water = molecule("H2O")
+        water.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COM")
+        water.translate((np.array(index) + 0.5) * spacing)
+        box = water if box is None else box + water
+    box.cell = [12.42] * 3
+    box.pbc = True
+    return box
+
+
+def systems(data_dir):
+    from ase.build import molecule
+
+    found = {
+        "ethane": molecule("C2H6"),
+        "ethanol": rmd17_atoms(data_dir, "ethanol") or molecule("CH3CH2OH"),
+        "toluene": rmd17_atoms(data_dir, "toluene"),
+        "aspirin": rmd17_atoms(data_dir, "aspirin"),
+        "27 ethanol": ethanol_cluster(data_dir),
+        "64 water (periodic)": water_box(),
+    }
+    return {name: atoms for name, atoms in found.items() if atoms is not None}
+
+
+def calculator_latency(model, atoms, dtype, repeats):
+    from mlpot import MLPotCalculator
+
+    calc = MLPotCalculator(model, dtype=dtype)
+    atoms = atoms.copy()
+    atoms.calc = calc
+    inside = []
+    evaluate = calc._evaluate
+
+    def timed_evaluate(*args, **kwargs):
+        start = time.perf_counter()
+        out = evaluate(*args, **kwargs)
+        inside.append(time.perf_counter() - start)
+        return out
+
+    calc._evaluate = timed_evaluate
+    rng = np.random.default_rng(0)
+    total = []
+    for step in range(repeats + 3):
+        atoms.positions += rng.normal(scale=0.002, size=atoms.positions.shape)
+        start = time.perf_counter()
+        atoms.get_forces()
+        if step >= 3:  # warm-up calls excluded
+            total.append(time.perf_counter() - start)
+    inside = np.array(inside[3:])
+    total = np.array(total)
+    return {
+        "atoms": len(atoms),
+        "median_ms": 1e3 * float(np.median(total)),
+        "outside_model_share": float(np.median((total - inside) / total)),
+    }
+
+
+def training_throughput(model, frames, batch_size, dtype, steps):
+    import torch
+
+    from mlpot import keys
+    from mlpot.graph import collate, from_arrays
+    from mlpot.model.forces import energy_and_forces
+
+    torch_dtype = getattr(torch, dtype)
+    model = model.to(torch_dtype).train()
+    graphs = []
+    for k in range(batch_size):
+        part = frames.atom_slice(k)
+        graph = from_arrays(
+            frames.positions[part], frames.numbers[part], model.r_max, dtype=torch_dtype
+        )
+        graph[keys.ENERGY] = torch.tensor([frames.energy[k]], dtype=torch.float64)
+        graph[keys.FORCES] = torch.as_tensor(frames.forces[part], dtype=torch_dtype)
+        graphs.append(graph)
+    batch = collate(graphs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step():
+        out = energy_and_forces(model, batch, training=True)
+        energy_error = (out[keys.ENERGY] - batch[keys.ENERGY]) / batch[keys.NUM_ATOMS]
+        loss = energy_error.pow(2).mean() + (out[keys.FORCES] - batch[keys.FORCES]).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(2):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    seconds = (time.perf_counter() - start) / steps
+    return {"batch_size": batch_size, "ms_per_step": 1e3 * seconds, "frames_per_s": batch_size / seconds}
+
+
+def run_one(family, dtype, args):
+    import torch
+
+    from mlpot.data import read_frames
+    from mlpot.model import ModelConfig, build_model
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(species=SPECIES, r_max=5.0, **MODEL_SIZES[family]))
+    model = model.to(getattr(torch, dtype)).eval()
+    result = {
+        "family": family,
+        "dtype": dtype,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "latency": {},
+        "training": {},
+    }
+    for name, atoms in systems(args.data_dir).items():
+        result["latency"][name] = calculator_latency(model, atoms, dtype, args.repeats)
+    for molecule in ("ethanol", "aspirin"):
+        path = Path(args.data_dir) / f"rmd17_{molecule}_train_01.npz"
+        if not path.is_file():
+            continue
+        frames = read_frames(path).subset(np.arange(32))
+        result["training"][molecule] = [
+            training_throughput(model, frames, batch_size, dtype, args.steps)
+            for batch_size in (5, 32)
+        ]
+    result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def table(results):
+    names = list(results[0]["latency"])
+    lines = [
+        "| model | dtype | " + " | ".join(f"{n} ({results[0]['latency'][n]['atoms']})" for n in names)
+        + " | outside model | train ethanol b5 / b32 | train aspirin b5 / b32 | peak MB |",
+        "|" + " --- |" * (len(names) + 7),
+    ]
+    for r in results:
+        latency = " | ".join(f"{r['latency'][n]['median_ms']:.1f} ms" for n in names)
+        outside = max(v["outside_model_share"] for v in r["latency"].values())
+        training = [
+            " / ".join(f"{t['frames_per_s']:.0f}" for t in r["training"].get(m, []))
+            or "n/a"
+            for m in ("ethanol", "aspirin")
+        ]
+        lines.append(
+            f"| {r['family']} ({r['parameters']:,} params) | {r['dtype']} | {latency} | "
+            f"≤ {100 * outside:.0f} % | {training[0]} fr/s | {training[1]} fr/s | "
+            f"{r['peak_memory_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="+", default=list(MODEL_SIZES), choices=list(MODEL_SIZES))
+    parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--repeats", type=int, default=20, help="force calls per system")
+    parser.add_argument("--steps", type=int, default=10, help="training steps per setting")
+    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "md17"))
+    parser.add_argument("--json", help="write all figures to this JSON file")
+    parser.add_argument("--one", nargs=2, metavar=("FAMILY", "DTYPE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:
+        print(json.dumps(run_one(*args.one, args)))
+        return
+    import torch
+
+    import mlpot
+
+    results = []
+    for family in args.families:
+        for dtype in args.dtypes:
+            command = [sys.executable, __file__, "--one", family, dtype] + [
+                f"--threads={args.threads}", f"--repeats={args.repeats}",
+                f"--steps={args.steps}", f"--data-dir={args.data_dir}",
+            ]
+            output = subprocess.run(command, check=True, capture_output=True, text=True)
+            results.append(json.loads(output.stdout.strip().splitlines()[-1]))
+    report = {
+        "command": " ".join(["python", "benchmarks/benchmark.py"] + sys.argv[1:]),
+        "torch_threads": args.threads,
+        "versions": {
+            "mlpot": mlpot.__version__, "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "machine": {"processor": platform.processor() or platform.machine(), "cpus": __import__("os").cpu_count()},
+        "results": results,
+    }
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
