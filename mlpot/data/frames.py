@@ -1,7 +1,7 @@
 """`Frames`: labelled structures held as packed numpy arrays, in eV and Å."""
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -58,7 +58,8 @@ class Frames:
         if len(self.positions) != total or len(self.numbers) != total:
             raise ValueError(
                 f"inconsistent array shapes: n_atoms sums to {total} atoms but "
-                f"positions has {len(self.positions)} rows and numbers {len(self.numbers)}"
+                f"positions has {len(self.positions)} rows and numbers "
+                f"{len(self.numbers)}"
             )
         if self.energy is not None:
             self.energy = np.asarray(self.energy, dtype=np.float64).reshape(-1)
@@ -75,7 +76,23 @@ class Frames:
                     f"{total} atoms"
                 )
         if len(self.frame_ids) != len(self.n_atoms):
-            raise ValueError("inconsistent array shapes: one frame id per frame is needed")
+            raise ValueError(
+                "inconsistent array shapes: one frame id per frame is needed"
+            )
+        if self.cell is not None:
+            self.cell = np.asarray(self.cell, dtype=np.float64).reshape(-1, 3, 3)
+            if len(self.cell) != len(self.n_atoms):
+                raise ValueError(
+                    f"inconsistent array shapes: {len(self.cell)} cells for "
+                    f"{len(self.n_atoms)} frames"
+                )
+        if self.pbc is not None:
+            self.pbc = np.asarray(self.pbc, dtype=bool).reshape(-1, 3)
+            if len(self.pbc) != len(self.n_atoms):
+                raise ValueError(
+                    f"inconsistent array shapes: {len(self.pbc)} pbc rows for "
+                    f"{len(self.n_atoms)} frames"
+                )
 
     def __len__(self) -> int:
         return len(self.n_atoms)
@@ -112,7 +129,7 @@ class Frames:
         )
 
     def to_atoms(self, k: int):
-        """Frame ``k`` as an ``ase.Atoms`` with a SinglePointCalculator holding its labels."""
+        """Frame ``k`` as ``ase.Atoms``, labels in a SinglePointCalculator."""
         from ase import Atoms
         from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -133,3 +150,70 @@ class Frames:
     def species(self) -> np.ndarray:
         """Sorted unique atomic numbers present."""
         return np.unique(self.numbers)
+
+    def formula(self, k: int) -> str:
+        """Chemical formula of frame ``k`` in Hill order, e.g. ``"C2H6O"``."""
+        from ase.data import chemical_symbols
+        from ase.formula import Formula
+
+        symbols = [chemical_symbols[z] for z in self.numbers[self.atom_slice(k)]]
+        return Formula.from_list(symbols).format("hill")
+
+
+def concatenate(parts: Sequence[Frames]) -> Frames:
+    """Join several `Frames` into one, frames in the given order.
+
+    Parameters
+    ----------
+    parts : sequence of Frames
+        All must carry energies, or none; the same for forces. If some carry
+        a cell, frames without one get a zero cell and ``pbc`` all False.
+
+    Returns
+    -------
+    Frames
+        With the ``attrs`` of the first part.
+    """
+    if not parts:
+        raise ValueError("concatenate needs at least one Frames object")
+    for name in ("energy", "forces"):
+        present = [getattr(part, name) is not None for part in parts]
+        if any(present) and not all(present):
+            raise ValueError(
+                f"some of the Frames to join have {name} labels and some do not; "
+                "join only labelled frames, or drop the labels of all"
+            )
+    periodic = any(part.cell is not None for part in parts)
+
+    def joined(name):
+        arrays = [getattr(part, name) for part in parts]
+        return None if arrays[0] is None else np.concatenate(arrays)
+
+    return Frames(
+        positions=joined("positions"),
+        numbers=joined("numbers"),
+        n_atoms=joined("n_atoms"),
+        energy=joined("energy"),
+        forces=joined("forces"),
+        cell=np.concatenate([_cell_or_zero(part) for part in parts])
+        if periodic
+        else None,
+        pbc=np.concatenate([_pbc_or_default(part) for part in parts])
+        if periodic
+        else None,
+        frame_ids=joined("frame_ids"),
+        attrs=dict(parts[0].attrs),
+    )
+
+
+def _cell_or_zero(frames: Frames) -> np.ndarray:
+    if frames.cell is not None:
+        return frames.cell
+    return np.zeros((len(frames), 3, 3))
+
+
+def _pbc_or_default(frames: Frames) -> np.ndarray:
+    if frames.pbc is not None:
+        return frames.pbc
+    # As in to_atoms: a cell without pbc means periodic in all directions.
+    return np.full((len(frames), 3), frames.cell is not None)
