@@ -1,0 +1,89 @@
+"""Labelled graphs built once from `Frames`, and the batches of each epoch."""
+
+from typing import List, Sequence
+
+import torch
+
+from mlpot import keys
+from mlpot.data import Frames
+from mlpot.graph import AtomicGraph, collate, from_arrays
+
+
+def labelled_graphs(
+    frames: Frames, r_max: float, dtype: torch.dtype = torch.float64
+) -> List[AtomicGraph]:
+    """One graph per frame, neighbour list and labels included.
+
+    Parameters
+    ----------
+    frames : Frames
+        Structures with energies (eV) and forces (eV/Å).
+    r_max : float
+        Neighbour cutoff in Å.
+    dtype : torch.dtype
+        Floating point type of positions and cell.
+
+    Returns
+    -------
+    list of AtomicGraph
+        Each with ``energy`` (1,) float64 in eV and ``forces`` (n, 3) float64
+        in eV/Å.
+    """
+    graphs = []
+    for k in range(len(frames)):
+        part = frames.atom_slice(k)
+        graph = from_arrays(
+            frames.positions[part],
+            frames.numbers[part],
+            r_max,
+            cell=None if frames.cell is None else frames.cell[k],
+            pbc=None if frames.pbc is None else frames.pbc[k],
+            dtype=dtype,
+        )
+        graph[keys.ENERGY] = torch.tensor([frames.energy[k]], dtype=torch.float64)
+        graph[keys.FORCES] = torch.as_tensor(frames.forces[part], dtype=torch.float64)
+        graphs.append(graph)
+    return graphs
+
+
+def average_num_neighbours(graphs: Sequence[AtomicGraph]) -> float:
+    """Mean number of neighbours within r_max per atom over ``graphs``."""
+    edges = sum(int(g[keys.EDGE_INDEX].shape[1]) for g in graphs)
+    atoms = sum(int(g[keys.NUMBERS].shape[0]) for g in graphs)
+    return edges / atoms
+
+
+def fixed_batches(graphs: Sequence[AtomicGraph], batch_size: int) -> List[AtomicGraph]:
+    """Batches of ``batch_size`` graphs in the given order (the last may be smaller)."""
+    return [
+        collate(graphs[start : start + batch_size])
+        for start in range(0, len(graphs), batch_size)
+    ]
+
+
+def epoch_batches(
+    graphs: Sequence[AtomicGraph], batch_size: int, seed: int, epoch: int
+) -> List[AtomicGraph]:
+    """Shuffled batches for one epoch, reproducible from ``seed`` and ``epoch``.
+
+    The permutation comes from a ``torch.Generator`` seeded with
+    ``seed + epoch``, so a resumed run shuffles exactly as an uninterrupted one.
+
+    Parameters
+    ----------
+    graphs : sequence of AtomicGraph
+        Training graphs.
+    batch_size : int
+        Graphs per batch; the last batch holds the remainder.
+    seed : int
+        Run seed.
+    epoch : int
+        Zero-based epoch number.
+
+    Returns
+    -------
+    list of AtomicGraph
+    """
+    generator = torch.Generator().manual_seed(seed + epoch)
+    order = torch.randperm(len(graphs), generator=generator).tolist()
+    return fixed_batches([graphs[k] for k in order], batch_size)

@@ -1,0 +1,447 @@
+"""Run configuration: YAML sections mapped onto dataclasses with defaults.
+
+A run is described by four top-level keys::
+
+    data:    DataConfig   (files, split sizes, units)
+    model:   settings of mlpot.model.ModelConfig; ``species`` and
+             ``avg_num_neighbors`` are filled from the training data when absent
+    train:   TrainConfig  (optimisation, schedule, EMA, stopping, precision)
+    output:  run directory
+
+Unknown keys are rejected with the closest valid key as a hint; values are
+checked for type (``1e-3`` written in YAML, which PyYAML reads as a string,
+is accepted for a float).
+"""
+
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import yaml
+
+from mlpot.fileio import atomic_path
+from mlpot.model.config import ModelConfig, closest_key_hint
+
+CONFIG_FILE = "config.yaml"
+MONITORS = ("forces_mae", "energy_mae", "loss")
+# Settings that may change when a run is resumed; any other change would make
+# the resumed run differ from an uninterrupted one.
+RESUME_OVERRIDES = ("train.max_epochs", "train.max_time", "train.quiet")
+
+
+@dataclass
+class DataConfig:
+    """Where the training data come from and how they are split.
+
+    Attributes
+    ----------
+    train : str
+        Data file for training and validation (any format `mlpot.data.read_frames`
+        reads). Relative paths are taken from the current directory.
+    test : str, optional
+        A separate test file, evaluated once with the best model at the end.
+        Frames of ``train`` with a geometry found in ``test`` are left out.
+    n_train : int, optional
+        Training frames; default every frame not used for validation.
+    n_val : int
+        Validation frames, drawn first so that they do not change with ``n_train``.
+    energy_unit : str, optional
+        Energy unit of the files (e.g. ``"kcal/mol"``); default the reader's
+        (kcal/mol for rMD17 and sGDML files, eV otherwise).
+    format : str, optional
+        File format for `read_frames`; guessed from the file when omitted.
+    """
+
+    train: str
+    test: Optional[str] = None
+    n_train: Optional[int] = None
+    n_val: int = 50
+    energy_unit: Optional[str] = None
+    format: Optional[str] = None
+
+    def __post_init__(self):
+        if not self.train:
+            raise ValueError(
+                "data.train is empty; give the path of the training data file"
+            )
+        if self.n_train is not None and self.n_train < 1:
+            raise ValueError(f"data.n_train must be at least 1, got {self.n_train}")
+        if self.n_val < 1:
+            raise ValueError(
+                f"data.n_val must be at least 1 (validation drives the best "
+                f"checkpoint and early stopping), got {self.n_val}"
+            )
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (the ``train`` section).
+
+    Attributes
+    ----------
+    batch_size : int
+        Structures per optimisation step (and per evaluation batch).
+    lr : float
+        Initial learning rate.
+    max_epochs : int
+        Upper limit on epochs.
+    max_time : float, optional
+        Wall-clock budget in seconds, summed over resumes; the run stops at the
+        end of the epoch that crosses it.
+    seed : int
+        Seeds the split, the model initialisation and the per-epoch shuffles.
+    energy_weight, forces_weight : float
+        Weights of the per-atom energy and the force-component squared errors
+        in the loss (both divided by ``energy_scale**2``).
+    dtype : str
+        ``"float64"`` or ``"float32"``: precision of the network during training.
+    optimizer : str
+        ``"adam"`` or ``"adamw"``.
+    weight_decay : float
+        Weight decay of the optimiser.
+    scheduler : str
+        ``"plateau"`` (reduce the learning rate when the monitored validation
+        error stalls) or ``"cosine"`` (cosine decay from ``lr`` to ``min_lr``
+        over ``max_epochs``).
+    plateau_patience : int
+        Validations without improvement before the plateau schedule reduces the rate.
+    plateau_factor : float
+        Factor applied to the learning rate by the plateau schedule.
+    min_lr : float
+        Lowest learning rate of either schedule.
+    ema_decay : float
+        Decay of the exponential moving average of the weights used for
+        validation and checkpoints (0 keeps the raw weights).
+    grad_clip : float, optional
+        Largest gradient norm; ``None`` disables clipping.
+    early_stopping_patience : int, optional
+        Stop after this many epochs without a better validation ``monitor``;
+        ``None`` disables early stopping.
+    monitor : str
+        Validation quantity that picks the best checkpoint and drives the
+        plateau schedule and early stopping: ``"forces_mae"``,
+        ``"energy_mae"`` or ``"loss"`` (the weighted loss).
+    quiet : bool
+        No progress bar.
+    """
+
+    batch_size: int = 5
+    lr: float = 5e-3
+    max_epochs: int = 1000
+    max_time: Optional[float] = None
+    seed: int = 0
+    energy_weight: float = 1.0
+    forces_weight: float = 100.0
+    dtype: str = "float64"
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    scheduler: str = "plateau"
+    plateau_patience: int = 10
+    plateau_factor: float = 0.8
+    min_lr: float = 1e-6
+    ema_decay: float = 0.99
+    grad_clip: Optional[float] = 10.0
+    early_stopping_patience: Optional[int] = 50
+    monitor: str = "forces_mae"
+    quiet: bool = False
+
+    def __post_init__(self):
+        at_least_one = ("batch_size", "max_epochs", "plateau_patience")
+        rules = [
+            (name, getattr(self, name) >= 1, "at least 1") for name in at_least_one
+        ]
+        rules += [
+            ("lr", self.lr > 0, "positive"),
+            ("min_lr", 0 < self.min_lr <= self.lr, "positive and at most train.lr"),
+            ("energy_weight", self.energy_weight >= 0, ">= 0"),
+            ("forces_weight", self.forces_weight >= 0, ">= 0"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            (
+                "max_time",
+                self.max_time is None or self.max_time > 0,
+                "positive or null",
+            ),
+            (
+                "grad_clip",
+                self.grad_clip is None or self.grad_clip > 0,
+                "positive or null",
+            ),
+            (
+                "early_stopping_patience",
+                self.early_stopping_patience is None
+                or self.early_stopping_patience >= 1,
+                "at least 1 or null",
+            ),
+            ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
+            ("plateau_factor", 0 < self.plateau_factor < 1, "in (0, 1)"),
+        ]
+        for name, choices in (
+            ("dtype", ("float64", "float32")),
+            ("optimizer", ("adam", "adamw")),
+            ("scheduler", ("plateau", "cosine")),
+            ("monitor", MONITORS),
+        ):
+            rules.append((name, getattr(self, name) in choices, f"one of {choices}"))
+        for name, valid, requirement in rules:
+            if not valid:
+                raise ValueError(
+                    f"train.{name} must be {requirement}, got {getattr(self, name)!r}"
+                )
+        if self.energy_weight + self.forces_weight == 0:
+            raise ValueError(
+                "train.energy_weight and train.forces_weight are both 0; "
+                "give one of them a weight"
+            )
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run.
+
+    Attributes
+    ----------
+    data : DataConfig
+    model : dict
+        Settings of :class:`mlpot.model.ModelConfig` (keys checked on load);
+        the ``ModelConfig`` itself is built once the data are read, because
+        ``species`` and ``avg_num_neighbors`` may come from the data.
+    train : TrainConfig
+    output : str
+        Run directory: resolved config, checkpoints, metrics and log.
+    """
+
+    data: DataConfig
+    model: Dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    output: str = "runs/mlpot"
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain nested dict (YAML- and JSON-able)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "RunConfig":
+        """Build from a nested dict, rejecting unknown keys and wrong types."""
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"a run config is a mapping of sections, got {type(values).__name__}"
+            )
+        _check_keys(values, TOP_LEVEL_KEYS, "")
+        if not isinstance(values.get("data"), dict) or "train" not in values["data"]:
+            raise ValueError(
+                "data.train is missing; give the path of the training data file"
+            )
+        sections = {}
+        for name, schema in (("data", DataConfig), ("train", TrainConfig)):
+            section = values.get(name, {}) or {}
+            if not isinstance(section, dict):
+                raise ValueError(
+                    f"'{name}' must be a mapping of settings, got {section!r}"
+                )
+            _check_keys(section, [f.name for f in fields(schema)], f"{name}.")
+            sections[name] = schema(**_typed(section, schema, name))
+        model = values.get("model", {}) or {}
+        if not isinstance(model, dict):
+            raise ValueError(f"'model' must be a mapping of settings, got {model!r}")
+        _check_keys(model, [f.name for f in fields(ModelConfig)], "model.")
+        # null means "take it from the data", like leaving the key out.
+        model = {k: v for k, v in model.items() if not (v is None and k in FROM_DATA)}
+        output = values.get("output", cls.output)
+        if not isinstance(output, str) or not output:
+            raise ValueError(f"output must be a directory path, got {output!r}")
+        return cls(
+            data=sections["data"],
+            model=_typed(model, ModelConfig, "model"),
+            train=sections["train"],
+            output=output,
+        )
+
+
+TOP_LEVEL_KEYS = ("data", "model", "train", "output")
+# Model settings filled from the training data when left out.
+FROM_DATA = ("species", "avg_num_neighbors")
+
+
+def _all_keys() -> List[str]:
+    dotted = [f"data.{f.name}" for f in fields(DataConfig)]
+    dotted += [f"model.{f.name}" for f in fields(ModelConfig)]
+    dotted += [f"train.{f.name}" for f in fields(TrainConfig)]
+    return dotted + list(TOP_LEVEL_KEYS)
+
+
+def _check_keys(values: Dict[str, Any], valid: Sequence[str], prefix: str) -> None:
+    for key in values:
+        if key not in valid:
+            dotted = f"{prefix}{key}"
+            hint = closest_key_hint(dotted, _all_keys())
+            raise ValueError(f"unknown config key '{dotted}'.{hint}")
+
+
+def _typed(values: Dict[str, Any], schema, section: str) -> Dict[str, Any]:
+    """Check and convert each value to the type of its dataclass field."""
+    hints = typing.get_type_hints(schema)
+    return {
+        key: _convert(value, hints[key], f"{section}.{key}")
+        for key, value in values.items()
+    }
+
+
+def _convert(value, annotation, name: str):
+    optional = typing.get_origin(annotation) is typing.Union
+    if optional:
+        if value is None:
+            return None
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    origin = typing.get_origin(annotation)
+    if origin in (list, List):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} must be a list, got {value!r}")
+        item = typing.get_args(annotation)[0]
+        return [_convert(v, item, f"{name}[{k}]") for k, v in enumerate(value)]
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    raise ValueError(
+        f"{name} must be {'null or ' if optional else ''}{annotation.__name__}, "
+        f"got {value!r}"
+    )
+
+
+def parse_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
+    """Parse ``section.key=value`` strings; values are read as YAML.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        E.g. ``["train.lr=1e-3", "model.num_layers=2", "output=runs/a"]``.
+
+    Returns
+    -------
+    dict
+        Dotted key to value, e.g. ``{"train.lr": 0.001, ...}``.
+    """
+    parsed = {}
+    for text in overrides:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"override '{text}' is not of the form section.key=value, "
+                "e.g. train.lr=1e-3"
+            )
+        parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return parsed
+
+
+def apply_overrides(
+    values: Dict[str, Any], overrides: Dict[str, Any]
+) -> Dict[str, Any]:
+    """Copy of a nested config dict with dotted-key ``overrides`` set."""
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        if not key:
+            values[section] = value
+            continue
+        if "." in key:
+            raise ValueError(
+                f"unknown config key '{dotted}'.{closest_key_hint(dotted, _all_keys())}"
+            )
+        target = values.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ValueError(f"cannot set '{dotted}': '{section}' is not a section")
+        target[key] = value
+    return values
+
+
+def load_config(path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a YAML run config, apply ``--set`` overrides, check every key.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file with the sections ``data``, ``model``, ``train`` and ``output``.
+    overrides : sequence of str
+        ``section.key=value`` strings, applied after the file is read.
+
+    Returns
+    -------
+    RunConfig
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file '{path}' not found; check the path")
+    with open(path) as handle:
+        values = yaml.safe_load(handle) or {}
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"'{path}' must hold a mapping of sections (data, model, train, output)"
+        )
+    return RunConfig.from_dict(apply_overrides(values, parse_overrides(overrides)))
+
+
+def load_resume_config(run_dir, overrides: Sequence[str] = ()) -> RunConfig:
+    """The resolved config of an existing run, for resuming it.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Directory of a run started by :func:`mlpot.train.fit`.
+    overrides : sequence of str
+        Only ``train.max_epochs``, ``train.max_time`` and ``train.quiet`` may
+        change when resuming.
+
+    Returns
+    -------
+    RunConfig
+        With ``output`` set to ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise FileNotFoundError(
+            f"'{run_dir}' has no {CONFIG_FILE}; give the directory of a run started "
+            "by mlpot-train"
+        )
+    parsed = parse_overrides(overrides)
+    refused = sorted(set(parsed) - set(RESUME_OVERRIDES))
+    if refused:
+        raise ValueError(
+            f"{', '.join(refused)} cannot change when resuming (only "
+            f"{', '.join(RESUME_OVERRIDES)} can); start a new run to change it"
+        )
+    with open(run_dir / CONFIG_FILE) as handle:
+        values = yaml.safe_load(handle)
+    parsed["output"] = str(run_dir)
+    return RunConfig.from_dict(apply_overrides(values, parsed))
+
+
+def write_config(config: RunConfig, path) -> Path:
+    """Write ``config`` as YAML, atomically.
+
+    Parameters
+    ----------
+    config : RunConfig
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path

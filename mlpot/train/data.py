@@ -1,0 +1,146 @@
+"""Read the data files of a run and split them into training and validation frames."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ase.data import chemical_symbols
+
+from mlpot.data import Frames, read_frames, split_indices
+from mlpot.data.splits import geometry_keys
+from mlpot.train.config import DataConfig
+
+
+@dataclass
+class RunData:
+    """Frames of a run, in eV and Å.
+
+    Attributes
+    ----------
+    train, val : Frames
+        Training and validation frames, cut from the ``data.train`` file.
+    test : Frames or None
+        Frames of the ``data.test`` file.
+    split : dict
+        ``"train"`` and ``"val"`` frame ids (lists of int) in the training file.
+    provenance : dict
+        JSON-able description of each file read (``"train"``, ``"test"``):
+        path, sha256, format, source units, level of theory, frame count.
+    """
+
+    train: Frames
+    val: Frames
+    test: Optional[Frames]
+    split: Dict[str, List[int]]
+    provenance: Dict[str, Any]
+
+    def species(self) -> List[int]:
+        """Sorted atomic numbers present in the training file."""
+        return sorted(set(self.train.species()) | set(self.val.species()))
+
+
+def load_run_data(config: DataConfig, seed: int) -> RunData:
+    """Read the files named in ``config`` and split the training file.
+
+    The validation frames are drawn first with `mlpot.data.split_indices`
+    (duplicate geometries stay together, and frames whose geometry is in the
+    test file are left out), so they do not change with ``n_train``.
+
+    Parameters
+    ----------
+    config : DataConfig
+        Files, split sizes and units.
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    RunData
+    """
+    options = dict(format=config.format, energy_unit=config.energy_unit)
+    frames = read_frames(config.train, **options)
+    test = read_frames(config.test, **options) if config.test else None
+    _require_labels(frames, config.train)
+    if test is not None:
+        _require_labels(test, config.test)
+    n_train = config.n_train
+    if n_train is None:
+        n_train = _count_not_held_out(frames, test) - config.n_val
+        if n_train < 1:
+            raise ValueError(
+                f"{config.train} has {len(frames)} frames, which leaves none for "
+                f"training after {config.n_val} validation frames; lower data.n_val"
+            )
+    indices = split_indices(frames, n_train, config.n_val, 0, seed=seed, held_out=test)
+    train, val = frames.subset(indices["train"]), frames.subset(indices["valid"])
+    data = RunData(
+        train=train,
+        val=val,
+        test=test,
+        split={"train": train.frame_ids.tolist(), "val": val.frame_ids.tolist()},
+        provenance={
+            "train": describe_source(frames, config.train),
+            "test": None if test is None else describe_source(test, config.test),
+        },
+    )
+    if test is not None:
+        _check_test_species(data, config.test)
+    return data
+
+
+def _require_labels(frames: Frames, path) -> None:
+    missing = [name for name in ("energy", "forces") if getattr(frames, name) is None]
+    if missing:
+        raise ValueError(
+            f"{path} has no {' or '.join(missing)} labels; training and evaluation "
+            "need energies and forces for every frame"
+        )
+
+
+def _count_not_held_out(frames: Frames, held_out: Optional[Frames]) -> int:
+    if held_out is None:
+        return len(frames)
+    excluded = set(geometry_keys(held_out))
+    return sum(key not in excluded for key in geometry_keys(frames))
+
+
+def _check_test_species(data: RunData, path) -> None:
+    unknown = sorted(set(data.test.species()) - set(data.species()))
+    if unknown:
+        names = ", ".join(chemical_symbols[z] for z in unknown)
+        raise ValueError(
+            f"the test file {path} contains {names}, which the training file does "
+            "not; a model cannot be tested on elements it was not trained on"
+        )
+
+
+def describe_source(frames: Frames, path) -> Dict[str, Any]:
+    """JSON-able provenance of a data file read with `read_frames`.
+
+    Parameters
+    ----------
+    frames : Frames
+        Everything read from the file.
+    path : str or Path
+        The path as given.
+
+    Returns
+    -------
+    dict
+        ``path``, ``file``, ``sha256``, ``format``, source ``energy_unit``,
+        ``length_unit`` and ``force_unit``, ``level_of_theory`` and ``name``
+        (None when unknown) and ``n_frames``.
+    """
+    attrs = frames.attrs
+    return {
+        "path": str(path),
+        "file": Path(path).name,
+        "sha256": attrs.get("source_sha256"),
+        "format": attrs.get("source_format"),
+        "energy_unit": attrs.get("source_energy_unit"),
+        "length_unit": attrs.get("source_length_unit"),
+        "force_unit": attrs.get("source_force_unit"),
+        "level_of_theory": attrs.get("level_of_theory"),
+        "name": attrs.get("name"),
+        "n_frames": len(frames),
+    }

@@ -1,0 +1,120 @@
+"""What a run needs to resume (counters, weights, optimiser, schedule): ``last.state``.
+
+The file is a plain dict of tensors and JSON-able values, written atomically
+with ``torch.save`` and read with ``torch.load(weights_only=True)``. It is
+written at the end of every epoch, before ``last.ckpt``, and is what
+``mlpot-train --resume`` reads.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, Optional
+
+import torch
+
+from mlpot.fileio import atomic_path
+
+STATE_FORMAT = "mlpot-train-state"
+STATE_VERSION = 1
+
+
+@dataclass
+class Progress:
+    """Counters of a run.
+
+    Attributes
+    ----------
+    epoch : int
+        Completed epochs.
+    best_metric : float
+        Best validation value of the monitored quantity so far.
+    best_epoch : int
+        Epoch (1-based) that reached ``best_metric``; 0 before the first.
+    epochs_without_improvement : int
+        Epochs since ``best_epoch``.
+    elapsed_s : float
+        Training time in seconds, summed over resumes.
+    """
+
+    epoch: int = 0
+    best_metric: float = math.inf
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+    elapsed_s: float = 0.0
+
+
+def save_training_state(
+    path, progress: Progress, model, average, optimizer, scheduler, data_sha256
+) -> Path:
+    """Write everything a resumed run needs to ``path`` (atomically).
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination, conventionally ``RUN_DIR/last.state``.
+    progress : Progress
+    model : Potential
+        The model being trained (raw weights).
+    average : WeightAverage
+        The moving average of the weights.
+    optimizer : torch.optim.Optimizer
+    scheduler : torch.optim.lr_scheduler.LRScheduler
+    data_sha256 : dict
+        sha256 of the data files, checked when resuming.
+
+    Returns
+    -------
+    Path
+    """
+    payload = {
+        "format": STATE_FORMAT,
+        "format_version": STATE_VERSION,
+        "progress": asdict(progress),
+        "model": model.state_dict(),
+        "average": average.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "data_sha256": dict(data_sha256),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def restore_training_state(
+    path, model, average, optimizer, scheduler, data_sha256: Dict[str, Optional[str]]
+) -> Progress:
+    """Load ``path`` into the given objects and return the run's counters.
+
+    Raises
+    ------
+    ValueError
+        The file is not a training state, or the data files changed since it
+        was written.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for damaged files
+        raise ValueError(
+            f"'{path}' could not be read ({type(error).__name__}); it is damaged: "
+            "start the run again in a new output directory"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
+        raise ValueError(f"'{path}' is not an mlpot training state")
+    if payload["format_version"] > STATE_VERSION:
+        raise ValueError(
+            f"'{path}' was written by a newer mlpot; upgrade mlpot to resume"
+        )
+    if payload["data_sha256"] != dict(data_sha256):
+        raise ValueError(
+            f"the data files changed since the run was saved (sha256 then "
+            f"{payload['data_sha256']}, now {dict(data_sha256)}); resuming needs the "
+            "same files: restore them or start a new run"
+        )
+    model.load_state_dict(payload["model"])
+    average.load_state_dict(payload["average"])
+    optimizer.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    return Progress(**payload["progress"])
