@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from mlpot.train import RunConfig, TrainConfig, load_config, load_resume_config
-from mlpot.train.config import parse_overrides, write_config
+from mlpot.train.config_files import parse_overrides, write_config
 
 
 def write_yaml(path, values):

@@ -12,6 +12,7 @@ import mlpot
 from mlpot.data.files import sha256sum
 from mlpot.model.io import read_checkpoint
 from mlpot.train import RunConfig, fit, load_resume_config
+from mlpot.train import epoch as training_epoch
 from mlpot.train import loop as training_loop
 from mlpot.train.config import TrainConfig
 from mlpot.train.state import Progress
@@ -171,7 +172,7 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
     tmp_path, monkeypatch
 ):
     fit(tiny_run(tmp_path / "straight", model="equivariant"))
-    step = training_loop.train_step
+    step = training_epoch.train_step
     calls = []
 
     def interrupted_step(*args, **kwargs):
@@ -180,7 +181,7 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
             raise KeyboardInterrupt
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(training_loop, "train_step", interrupted_step)
+    monkeypatch.setattr(training_epoch, "train_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
         fit(tiny_run(tmp_path / "resumed", model="equivariant"))
     monkeypatch.undo()

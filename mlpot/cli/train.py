@@ -15,7 +15,7 @@ from typing import List, Optional
 
 from mlpot.model.io import read_checkpoint
 from mlpot.train import fit, load_config, load_resume_config
-from mlpot.train.config import RESUME_OVERRIDES
+from mlpot.train.config_files import RESUME_OVERRIDES
 
 
 def main(argv: Optional[List[str]] = None) -> int:

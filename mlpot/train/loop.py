@@ -17,8 +17,6 @@ dropout, and the order of operations is fixed).
 """
 
 import math
-import os
-import platform
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,12 +26,10 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
-from mlpot import keys
 from mlpot.data import Frames
 from mlpot.graph import AtomicGraph
 from mlpot.model import ModelConfig, build_model
 from mlpot.model.base import Potential
-from mlpot.model.forces import energy_and_forces
 from mlpot.model.io import read_checkpoint, save_model
 from mlpot.train.batches import (
     average_num_neighbours,
@@ -41,12 +37,14 @@ from mlpot.train.batches import (
     fixed_batches,
     labelled_graphs,
 )
-from mlpot.train.config import CONFIG_FILE, RunConfig, TrainConfig, write_config
+from mlpot.train.config import RunConfig, TrainConfig
+from mlpot.train.config_files import CONFIG_FILE, write_config
 from mlpot.train.data import RunData, load_run_data
 from mlpot.train.ema import WeightAverage
+from mlpot.train.epoch import train_one_epoch
 from mlpot.train.evaluation import evaluate
-from mlpot.train.losses import loss_from_errors, weighted_loss
-from mlpot.train.metrics import ErrorAccumulator, in_mev
+from mlpot.train.losses import loss_from_errors
+from mlpot.train.metrics import in_mev
 from mlpot.train.normalisation import fit_normalisation
 from mlpot.train.optim import (
     continue_schedule,
@@ -54,6 +52,7 @@ from mlpot.train.optim import (
     make_scheduler,
     step_scheduler,
 )
+from mlpot.train.provenance import data_sha256, run_metadata
 from mlpot.train.records import LOGGER, MetricsTable, close_log, open_log
 from mlpot.train.state import Progress, restore_training_state, save_training_state
 
@@ -154,7 +153,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command) -> _Run:
     resuming = resume and state_path.is_file()
     if resuming:
         progress = restore_training_state(
-            state_path, model, average, optimizer, scheduler, _data_sha256(data)
+            state_path, model, average, optimizer, scheduler, data_sha256(data)
         )
         continue_schedule(scheduler)
         LOGGER.info("resuming %s after epoch %d", run_dir, progress.epoch)
@@ -176,7 +175,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command) -> _Run:
         table=MetricsTable(
             run_dir / METRICS_FILE, progress.epoch if resuming else None
         ),
-        metadata=_run_metadata(config, data, model, command),
+        metadata=run_metadata(config, data, model, command),
     )
 
 
@@ -302,7 +301,7 @@ def _epoch(run: _Run) -> Dict[str, float]:
         run.average,
         run.optimizer,
         run.scheduler,
-        _data_sha256(run.data),
+        data_sha256(run.data),
     )
     save_model(run.average.model, run.run_dir / LAST_CHECKPOINT, metadata)
     LOGGER.info(
@@ -339,83 +338,6 @@ def _metrics_row(progress, lr, train, val, seconds) -> Dict[str, float]:
         row.update({f"{split}_{k}": v for k, v in _reported(errors).items()})
     row.update(epoch_s=seconds, elapsed_s=progress.elapsed_s)
     return row
-
-
-def train_one_epoch(
-    model: Potential,
-    average: WeightAverage,
-    optimizer: torch.optim.Optimizer,
-    batches: Sequence[AtomicGraph],
-    settings: TrainConfig,
-) -> Dict[str, float]:
-    """One pass over the training batches, updating the weights and their average.
-
-    Parameters
-    ----------
-    model : Potential
-        Trained in place.
-    average : WeightAverage
-        Updated after every step.
-    optimizer : torch.optim.Optimizer
-    batches : sequence of AtomicGraph
-        Labelled batches, e.g. from :func:`mlpot.train.batches.epoch_batches`.
-    settings : TrainConfig
-        Loss weights and gradient clipping.
-
-    Returns
-    -------
-    dict of str to float
-        Errors of the predictions made during the epoch (keys of
-        :data:`mlpot.train.metrics.ERROR_NAMES`, eV and eV/Å) and ``loss``,
-        the mean loss over the batches.
-    """
-    model.train()
-    errors = ErrorAccumulator()
-    total = 0.0
-    for batch in batches:
-        loss, out = train_step(model, optimizer, batch, settings)
-        average.update(model)
-        total += loss
-        errors.add(
-            out[keys.ENERGY],
-            batch[keys.ENERGY],
-            batch[keys.NUM_ATOMS],
-            out[keys.FORCES],
-            batch[keys.FORCES],
-        )
-    model.eval()
-    return {**errors.result(), "loss": total / len(batches)}
-
-
-def train_step(
-    model: Potential,
-    optimizer: torch.optim.Optimizer,
-    batch: AtomicGraph,
-    settings: TrainConfig,
-):
-    """One optimisation step on ``batch``.
-
-    Returns
-    -------
-    loss : float
-        The weighted loss before the step.
-    prediction : dict
-        ``energy`` (B,) eV and ``forces`` (N, 3) eV/Å before the step, detached.
-    """
-    optimizer.zero_grad(set_to_none=True)
-    out = energy_and_forces(model, batch, training=True)
-    loss = weighted_loss(
-        out,
-        batch,
-        settings.energy_weight,
-        settings.forces_weight,
-        float(model.energy_scale),
-    )
-    loss.backward()
-    if settings.grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-    optimizer.step()
-    return float(loss.detach()), {k: v.detach() for k, v in out.items()}
 
 
 def _finish(run: _Run) -> Path:
@@ -467,33 +389,6 @@ def _final_errors(model: Potential, run: _Run, frames: Frames) -> Dict[str, floa
     return _reported(errors)
 
 
-def _run_metadata(config: RunConfig, data: RunData, model: Potential, command):
-    """The parts of the checkpoint metadata that do not change during a run."""
-    return {
-        "data": data.provenance,
-        "split": {
-            "seed": config.train.seed,
-            "n_train": len(data.split["train"]),
-            "n_val": len(data.split["val"]),
-            **data.split,
-        },
-        "config": config.to_dict(),
-        "normalisation": {
-            "atomic_energy_shift_eV": model.atomic_energy_shift.tolist(),
-            "energy_scale_eV": float(model.energy_scale),
-            "avg_num_neighbors": model.config.avg_num_neighbors,
-        },
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": str(torch.__version__),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-        },
-        "command": list(command) if command is not None else None,
-    }
-
-
 def _checkpoint_metadata(
     run: _Run, metrics: Dict[str, Dict[str, float]], epoch=None, stopped_because=None
 ) -> Dict[str, Any]:
@@ -507,7 +402,3 @@ def _checkpoint_metadata(
         "stopped_because": stopped_because,
         "metrics": metrics,
     }
-
-
-def _data_sha256(data: RunData) -> Dict[str, Optional[str]]:
-    return {name: (p or {}).get("sha256") for name, p in data.provenance.items()}

@@ -1,0 +1,140 @@
+"""Run configs on disk: read YAML, apply ``--set`` overrides, write resolved configs."""
+
+from pathlib import Path
+from typing import Any, Dict, Sequence
+
+import yaml
+
+from mlpot.fileio import atomic_path
+from mlpot.model.config import closest_key_hint
+from mlpot.train.config import RunConfig, all_keys
+
+CONFIG_FILE = "config.yaml"
+# Settings that may change when a run is resumed; any other change would make
+# the resumed run differ from an uninterrupted one.
+RESUME_OVERRIDES = ("train.max_epochs", "train.max_time", "train.quiet")
+
+
+def parse_overrides(overrides: Sequence[str]) -> Dict[str, Any]:
+    """Parse ``section.key=value`` strings; values are read as YAML.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        E.g. ``["train.lr=1e-3", "model.num_layers=2", "output=runs/a"]``.
+
+    Returns
+    -------
+    dict
+        Dotted key to value, e.g. ``{"train.lr": 0.001, ...}``.
+    """
+    parsed = {}
+    for text in overrides:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"override '{text}' is not of the form section.key=value, "
+                "e.g. train.lr=1e-3"
+            )
+        parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return parsed
+
+
+def apply_overrides(
+    values: Dict[str, Any], overrides: Dict[str, Any]
+) -> Dict[str, Any]:
+    """Copy of a nested config dict with dotted-key ``overrides`` set."""
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        if not key:
+            values[section] = value
+            continue
+        if "." in key:
+            raise ValueError(
+                f"unknown config key '{dotted}'.{closest_key_hint(dotted, all_keys())}"
+            )
+        target = values.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ValueError(f"cannot set '{dotted}': '{section}' is not a section")
+        target[key] = value
+    return values
+
+
+def load_config(path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a YAML run config, apply ``--set`` overrides, check every key.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file with the sections ``data``, ``model``, ``train`` and ``output``.
+    overrides : sequence of str
+        ``section.key=value`` strings, applied after the file is read.
+
+    Returns
+    -------
+    RunConfig
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file '{path}' not found; check the path")
+    with open(path) as handle:
+        values = yaml.safe_load(handle) or {}
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"'{path}' must hold a mapping of sections (data, model, train, output)"
+        )
+    return RunConfig.from_dict(apply_overrides(values, parse_overrides(overrides)))
+
+
+def load_resume_config(run_dir, overrides: Sequence[str] = ()) -> RunConfig:
+    """The resolved config of an existing run, for resuming it.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Directory of a run started by :func:`mlpot.train.fit`.
+    overrides : sequence of str
+        Only ``train.max_epochs``, ``train.max_time`` and ``train.quiet`` may
+        change when resuming.
+
+    Returns
+    -------
+    RunConfig
+        With ``output`` set to ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise FileNotFoundError(
+            f"'{run_dir}' has no {CONFIG_FILE}; give the directory of a run started "
+            "by mlpot-train"
+        )
+    parsed = parse_overrides(overrides)
+    refused = sorted(set(parsed) - set(RESUME_OVERRIDES))
+    if refused:
+        raise ValueError(
+            f"{', '.join(refused)} cannot change when resuming (only "
+            f"{', '.join(RESUME_OVERRIDES)} can); start a new run to change it"
+        )
+    with open(run_dir / CONFIG_FILE) as handle:
+        values = yaml.safe_load(handle)
+    parsed["output"] = str(run_dir)
+    return RunConfig.from_dict(apply_overrides(values, parsed))
+
+
+def write_config(config: RunConfig, path) -> Path:
+    """Write ``config`` as YAML, atomically.
+
+    Parameters
+    ----------
+    config : RunConfig
+    path : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path

@@ -1,0 +1,63 @@
+"""What a checkpoint records about how it was made: data, split, config, machine."""
+
+import os
+import platform
+from typing import Any, Dict, Optional
+
+import torch
+
+from mlpot.model.base import Potential
+from mlpot.train.config import RunConfig
+from mlpot.train.data import RunData
+
+
+def run_metadata(
+    config: RunConfig, data: RunData, model: Potential, command=None
+) -> Dict[str, Any]:
+    """The parts of the checkpoint metadata that do not change during a run.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The resolved config.
+    data : RunData
+        Files read and the split.
+    model : Potential
+        With its normalisation set.
+    command : sequence of str, optional
+        The command line.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``data`` (provenance of each file), ``split`` (seed, sizes,
+        frame ids), ``config``, ``normalisation`` (eV), ``machine`` and ``command``.
+    """
+    return {
+        "data": data.provenance,
+        "split": {
+            "seed": config.train.seed,
+            "n_train": len(data.split["train"]),
+            "n_val": len(data.split["val"]),
+            **data.split,
+        },
+        "config": config.to_dict(),
+        "normalisation": {
+            "atomic_energy_shift_eV": model.atomic_energy_shift.tolist(),
+            "energy_scale_eV": float(model.energy_scale),
+            "avg_num_neighbors": model.config.avg_num_neighbors,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": str(torch.__version__),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "command": list(command) if command is not None else None,
+    }
+
+
+def data_sha256(data: RunData) -> Dict[str, Optional[str]]:
+    """sha256 of each data file of a run (``"train"``, ``"test"``; None if absent)."""
+    return {name: (p or {}).get("sha256") for name, p in data.provenance.items()}
