@@ -152,7 +152,10 @@ def training_throughput(model, frames, batch_size, dtype, steps):
     def step():
         out = energy_and_forces(model, batch, training=True)
         energy_error = (out[keys.ENERGY] - batch[keys.ENERGY]) / batch[keys.NUM_ATOMS]
-        loss = energy_error.pow(2).mean() + (out[keys.FORCES] - batch[keys.FORCES]).pow(2).mean()
+        loss = (
+            energy_error.pow(2).mean()
+            + (out[keys.FORCES] - batch[keys.FORCES]).pow(2).mean()
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -163,7 +166,11 @@ def training_throughput(model, frames, batch_size, dtype, steps):
     for _ in range(steps):
         step()
     seconds = (time.perf_counter() - start) / steps
-    return {"batch_size": batch_size, "ms_per_step": 1e3 * seconds, "frames_per_s": batch_size / seconds}
+    return {
+        "batch_size": batch_size,
+        "ms_per_step": 1e3 * seconds,
+        "frames_per_s": batch_size / seconds,
+    }
 
 
 def run_one(family, dtype, args):
@@ -201,8 +208,10 @@ def run_one(family, dtype, args):
 def table(results):
     names = list(results[0]["latency"])
     lines = [
-        "| model | dtype | " + " | ".join(f"{n} ({results[0]['latency'][n]['atoms']})" for n in names)
-        + " | outside model | train ethanol b5 / b32 | train aspirin b5 / b32 | peak MB |",
+        "| model | dtype | "
+        + " | ".join(f"{n} ({results[0]['latency'][n]['atoms']})" for n in names)
+        + " | outside model | train ethanol b5 / b32 | train aspirin b5 / b32"
+        + " | peak MB |",
         "|" + " --- |" * (len(names) + 7),
     ]
     for r in results:
@@ -214,7 +223,8 @@ def table(results):
             for m in ("ethanol", "aspirin")
         ]
         lines.append(
-            f"| {r['family']} ({r['parameters']:,} params) | {r['dtype']} | {latency} | "
+            f"| {r['family']} ({r['parameters']:,} params) | {r['dtype']} "
+            f"| {latency} | "
             f"≤ {100 * outside:.0f} % | {training[0]} fr/s | {training[1]} fr/s | "
             f"{r['peak_memory_mb']:.0f} |"
         )
@@ -223,14 +233,24 @@ def table(results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", nargs="+", default=list(MODEL_SIZES), choices=list(MODEL_SIZES))
+    parser.add_argument(
+        "--families", nargs="+", default=list(MODEL_SIZES), choices=list(MODEL_SIZES)
+    )
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--repeats", type=int, default=20, help="force calls per system")
-    parser.add_argument("--steps", type=int, default=10, help="training steps per setting")
-    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "md17"))
+    parser.add_argument(
+        "--repeats", type=int, default=20, help="force calls per system"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=10, help="training steps per setting"
+    )
+    parser.add_argument(
+        "--data-dir", default=str(REPO.parent / "shared" / "data" / "md17")
+    )
     parser.add_argument("--json", help="write all figures to this JSON file")
-    parser.add_argument("--one", nargs=2, metavar=("FAMILY", "DTYPE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one", nargs=2, metavar=("FAMILY", "DTYPE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
 
     if args.one:
@@ -244,8 +264,10 @@ def main():
     for family in args.families:
         for dtype in args.dtypes:
             command = [sys.executable, __file__, "--one", family, dtype] + [
-                f"--threads={args.threads}", f"--repeats={args.repeats}",
-                f"--steps={args.steps}", f"--data-dir={args.data_dir}",
+                f"--threads={args.threads}",
+                f"--repeats={args.repeats}",
+                f"--steps={args.steps}",
+                f"--data-dir={args.data_dir}",
             ]
             output = subprocess.run(command, check=True, capture_output=True, text=True)
             results.append(json.loads(output.stdout.strip().splitlines()[-1]))
@@ -253,10 +275,14 @@ def main():
         "command": " ".join(["python", "benchmarks/benchmark.py"] + sys.argv[1:]),
         "torch_threads": args.threads,
         "versions": {
-            "mlpot": mlpot.__version__, "torch": torch.__version__,
+            "mlpot": mlpot.__version__,
+            "torch": torch.__version__,
             "python": platform.python_version(),
         },
-        "machine": {"processor": platform.processor() or platform.machine(), "cpus": __import__("os").cpu_count()},
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "cpus": __import__("os").cpu_count(),
+        },
         "results": results,
     }
     print(table(results))

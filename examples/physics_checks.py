@@ -1,6 +1,7 @@
-"""Check the physics of randomly initialised models of each family, through their calculators.
+"""Check the physics of random models of each family, through their calculators.
 
-Each model is saved to a checkpoint, reloaded with its named calculator, and checked for:
+Each model is saved to a checkpoint, reloaded with its named calculator, and
+checked for:
 rotation/inversion/translation equivariance of energy and forces, forces against
 a central finite difference of the energy, and energy drift in a short NVE run.
 
@@ -26,7 +27,9 @@ from mlpot.model import ModelConfig, build_model
 MODELS = {
     "equivariant": dict(name="equivariant", lmax=1, num_features=32, num_layers=4),
     "invariant": dict(name="invariant", num_features=64, num_layers=4),
-    "invariant (gcn)": dict(name="invariant", interaction="gcn", num_features=64, num_layers=4),
+    "invariant (gcn)": dict(
+        name="invariant", interaction="gcn", num_features=64, num_layers=4
+    ),
 }
 
 
@@ -60,7 +63,9 @@ def check(label, settings, folder, md_steps):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--md-steps", type=int, default=1000, help="NVE steps of 0.5 fs")
+    parser.add_argument(
+        "--md-steps", type=int, default=1000, help="NVE steps of 0.5 fs"
+    )
     args = parser.parse_args()
     header = [
         "model",

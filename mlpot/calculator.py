@@ -52,7 +52,7 @@ class MLPotCalculator(Calculator):
 
     Examples
     --------
-    >>> atoms.calc = MLPotCalculator("models/ethanol-equivariant.ckpt")  # doctest: +SKIP
+    >>> atoms.calc = MLPotCalculator("models/ethanol-equivariant.ckpt")
     >>> atoms.get_forces()  # eV/Å  # doctest: +SKIP
     """
 
@@ -69,7 +69,8 @@ class MLPotCalculator(Calculator):
             model = load_model(model, device=self.device, dtype=self.dtype)
         elif not isinstance(model, Potential):
             raise TypeError(
-                f"model must be a checkpoint path or an mlpot Potential, got {type(model).__name__}"
+                "model must be a checkpoint path or an mlpot Potential, "
+                f"got {type(model).__name__}"
             )
         else:
             parameter = next(model.parameters())
@@ -101,8 +102,13 @@ class MLPotCalculator(Calculator):
         self.model.check_species(numbers)
         edges = self.neighbours.get(positions, numbers, atoms.cell.array, atoms.pbc)
         return from_arrays(
-            positions, numbers, self.model.r_max, atoms.cell.array, atoms.pbc,
-            edges=edges, dtype=self.dtype,
+            positions,
+            numbers,
+            self.model.r_max,
+            atoms.cell.array,
+            atoms.pbc,
+            edges=edges,
+            dtype=self.dtype,
         )
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -144,16 +150,26 @@ class MLPotCalculator(Calculator):
             check_structure(atoms.positions, atoms.numbers)
             self.model.check_species(atoms.numbers)
             graphs.append(
-                from_arrays(atoms.positions, atoms.numbers, self.model.r_max,
-                            atoms.cell.array, atoms.pbc, dtype=self.dtype)
+                from_arrays(
+                    atoms.positions,
+                    atoms.numbers,
+                    self.model.r_max,
+                    atoms.cell.array,
+                    atoms.pbc,
+                    dtype=self.dtype,
+                )
             )
         out = self._evaluate(collate(graphs))
         splits = np.cumsum([len(a) for a in atoms_list])[:-1]
         energies = np.split(out[keys.ENERGIES].detach().cpu().numpy(), splits)
-        forces = np.split(out[keys.FORCES].detach().cpu().to(torch.float64).numpy(), splits)
+        forces = np.split(
+            out[keys.FORCES].detach().cpu().to(torch.float64).numpy(), splits
+        )
         return [
             {"energy": float(e), "energies": ea, "forces": f}
-            for e, ea, f in zip(out[keys.ENERGY].detach().tolist(), energies, forces, strict=True)
+            for e, ea, f in zip(
+                out[keys.ENERGY].detach().tolist(), energies, forces, strict=True
+            )
         ]
 
 
@@ -184,6 +200,6 @@ CALCULATOR_FOR_FAMILY = {
 
 
 def load_calculator(path, device="cpu", dtype="float64", **kwargs) -> MLPotCalculator:
-    """The calculator class matching the checkpoint's model family, loaded from ``path``."""
+    """Calculator of the class matching the model family of the checkpoint ``path``."""
     family = read_checkpoint(path)["model_family"]
     return CALCULATOR_FOR_FAMILY[family](path, device=device, dtype=dtype, **kwargs)

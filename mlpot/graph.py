@@ -82,7 +82,9 @@ def from_arrays(
         keys.EDGE_INDEX: torch.as_tensor(np.stack([i, j])),
     }
     if periodic:
-        graph[keys.CELL] = torch.as_tensor(np.asarray(cell), dtype=dtype).reshape(1, 3, 3)
+        graph[keys.CELL] = torch.as_tensor(np.asarray(cell), dtype=dtype).reshape(
+            1, 3, 3
+        )
         graph[keys.EDGE_SHIFT] = torch.as_tensor(shifts, dtype=dtype)
     return graph
 
@@ -156,8 +158,12 @@ def collate(graphs: Iterable[AtomicGraph]) -> AtomicGraph:
         }
         if periodic:
             num_edges = g[keys.EDGE_INDEX].shape[1]
-            parts[keys.CELL] = g.get(keys.CELL, torch.zeros(n_structures, 3, 3, dtype=dtype))
-            parts[keys.EDGE_SHIFT] = g.get(keys.EDGE_SHIFT, torch.zeros(num_edges, 3, dtype=dtype))
+            parts[keys.CELL] = g.get(
+                keys.CELL, torch.zeros(n_structures, 3, 3, dtype=dtype)
+            )
+            parts[keys.EDGE_SHIFT] = g.get(
+                keys.EDGE_SHIFT, torch.zeros(num_edges, 3, dtype=dtype)
+            )
         for key in (keys.ENERGY, keys.FORCES):
             if key in g:
                 parts[key] = g[key]
@@ -165,7 +171,10 @@ def collate(graphs: Iterable[AtomicGraph]) -> AtomicGraph:
             batch.setdefault(key, []).append(value)
         atom_offset += len(g[keys.NUMBERS])
         structure_offset += n_structures
-    out = {key: torch.cat(values, dim=1 if key == keys.EDGE_INDEX else 0) for key, values in batch.items()}
+    out = {
+        key: torch.cat(values, dim=1 if key == keys.EDGE_INDEX else 0)
+        for key, values in batch.items()
+    }
     for key in (keys.ENERGY, keys.FORCES):
         if key in out and len(batch[key]) != len(graphs):
             raise ValueError(f"some graphs in the batch have '{key}' and some do not")
@@ -181,7 +190,11 @@ def to_device(graph: AtomicGraph, device=None, dtype: Optional[torch.dtype] = No
     """Copy of ``graph`` on ``device`` with floating tensors cast to ``dtype``."""
     out = {}
     for key, value in graph.items():
-        if dtype is not None and value.is_floating_point() and key not in (keys.ENERGY,):
+        if (
+            dtype is not None
+            and value.is_floating_point()
+            and key not in (keys.ENERGY,)
+        ):
             value = value.to(dtype)
         out[key] = value.to(device) if device is not None else value
     return out

@@ -19,7 +19,9 @@ NUM_ATOMS: Final[str] = "num_atoms"  # (B,) int64 | atoms per structure
 EDGE_INDEX: Final[str] = "edge_index"  # (2, E) int64 | rows: centre i, neighbour j
 # Present only for structures with periodic boundaries:
 CELL: Final[str] = "cell"  # (B, 3, 3) float | Å, lattice vectors as rows (ASE)
-EDGE_SHIFT: Final[str] = "edge_shift"  # (E, 3) float | integer cell shifts S of each edge
+EDGE_SHIFT: Final[str] = (
+    "edge_shift"  # (E, 3) float | integer cell shifts S of each edge
+)
 
 # Targets and predictions use ASE's property names.
 ENERGY: Final[str] = "energy"  # (B,) float64 | eV

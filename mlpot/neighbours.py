@@ -90,9 +90,8 @@ class VerletNeighbourList:
     def _needs_rebuild(self, positions, key):
         if self._pairs is None or self._key is None:
             return True
-        same = (
-            len(key[0]) == len(self._key[0])
-            and all(np.array_equal(a, b) for a, b in zip(key, self._key, strict=True))
+        same = len(key[0]) == len(self._key[0]) and all(
+            np.array_equal(a, b) for a, b in zip(key, self._key, strict=True)
         )
         if not same:
             return True
@@ -100,7 +99,7 @@ class VerletNeighbourList:
         return displacement.max(initial=0.0) > 0.5 * self.skin
 
     def get(self, positions, numbers, cell=None, pbc=None):
-        """Pairs within ``cutoff`` for these positions (Å); see :func:`neighbour_list`."""
+        """Pairs within ``cutoff`` of positions in Å; see :func:`neighbour_list`."""
         positions = np.asarray(positions, dtype=np.float64)
         pbc = np.zeros(3, bool) if pbc is None else np.asarray(pbc, dtype=bool)
         cell_array = np.zeros((3, 3)) if cell is None else np.asarray(cell, np.float64)
@@ -115,6 +114,8 @@ class VerletNeighbourList:
         i, j, shifts = self._pairs
         if self.skin == 0:
             return i, j, shifts
-        lengths = edge_lengths(positions, i, j, shifts, cell_array if pbc.any() else None)
+        lengths = edge_lengths(
+            positions, i, j, shifts, cell_array if pbc.any() else None
+        )
         keep = lengths < self.cutoff
         return i[keep], j[keep], shifts[keep]

@@ -11,7 +11,9 @@ torch.set_num_threads(1)
 SMALL_CONFIGS = {
     "equivariant": dict(name="equivariant", lmax=2, num_features=8, num_layers=2),
     "invariant": dict(name="invariant", num_features=16, num_layers=2),
-    "invariant-gcn": dict(name="invariant", interaction="gcn", num_features=16, num_layers=2),
+    "invariant-gcn": dict(
+        name="invariant", interaction="gcn", num_features=16, num_layers=2
+    ),
 }
 
 
@@ -23,7 +25,9 @@ def set_random_seeds():
 
 def make_model(kind, species=(1, 6, 8), r_max=4.0, dtype=torch.float64, **overrides):
     """A randomly initialised small model with non-trivial normalisation."""
-    settings = dict(SMALL_CONFIGS[kind], species=list(species), r_max=r_max, num_basis=6)
+    settings = dict(
+        SMALL_CONFIGS[kind], species=list(species), r_max=r_max, num_basis=6
+    )
     settings.update(overrides)
     model = build_model(ModelConfig(**settings))
     model.set_normalisation(-torch.arange(1.0, len(species) + 1) * 3.0, 0.7)

@@ -30,7 +30,10 @@ def checkpoints(tmp_path):
 
 
 def test_named_calculators_load_their_family(checkpoints, ethanol):
-    for cls, family in ((EquivCalculator, "equivariant"), (InvariantCalculator, "invariant")):
+    for cls, family in (
+        (EquivCalculator, "equivariant"),
+        (InvariantCalculator, "invariant"),
+    ):
         ethanol.calc = cls(checkpoints[family])
         assert ethanol.calc.model.family == family
         assert np.isfinite(ethanol.get_potential_energy())
@@ -51,8 +54,12 @@ def test_load_calculator_picks_the_family(checkpoints):
 def test_results_are_in_ev_and_match_the_model(model, ethanol):
     ethanol.calc = MLPotCalculator(model)
     direct = energy_and_forces(model, from_atoms(ethanol, model.r_max))
-    assert ethanol.get_potential_energy() == pytest.approx(float(direct["energy"].detach()))
-    np.testing.assert_allclose(ethanol.get_forces(), direct["forces"].numpy(), atol=1e-12)
+    assert ethanol.get_potential_energy() == pytest.approx(
+        float(direct["energy"].detach())
+    )
+    np.testing.assert_allclose(
+        ethanol.get_forces(), direct["forces"].numpy(), atol=1e-12
+    )
     assert ethanol.get_potential_energies().sum() == pytest.approx(
         ethanol.get_potential_energy()
     )
@@ -64,7 +71,9 @@ def test_caching_and_recompute(model, ethanol, monkeypatch):
     ethanol.calc = calc
     calls = []
     original = calc._evaluate
-    monkeypatch.setattr(calc, "_evaluate", lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(
+        calc, "_evaluate", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
     energy = ethanol.get_potential_energy()
     ethanol.get_forces()
     ethanol.get_potential_energy()
@@ -78,11 +87,17 @@ def test_skin_does_not_change_results(model, ethanol):
     exact = MLPotCalculator(model, skin=0.0)
     skinned = MLPotCalculator(model, skin=1.0)
     for step in range(4):
-        ethanol.positions += 0.03 * np.random.default_rng(step).normal(size=(len(ethanol), 3))
+        ethanol.positions += 0.03 * np.random.default_rng(step).normal(
+            size=(len(ethanol), 3)
+        )
         exact.calculate(ethanol, ["energy", "forces"])
         skinned.calculate(ethanol, ["energy", "forces"])
-        assert skinned.results["energy"] == pytest.approx(exact.results["energy"], abs=1e-12)
-        np.testing.assert_allclose(skinned.results["forces"], exact.results["forces"], atol=1e-12)
+        assert skinned.results["energy"] == pytest.approx(
+            exact.results["energy"], abs=1e-12
+        )
+        np.testing.assert_allclose(
+            skinned.results["forces"], exact.results["forces"], atol=1e-12
+        )
     assert skinned.neighbours.num_builds < exact.neighbours.num_builds
 
 
@@ -95,10 +110,14 @@ def test_stress_only_for_periodic_cells(model, ethanol):
 def test_float32_option(model, ethanol):
     ethanol.calc = MLPotCalculator(model, dtype="float32")
     assert next(ethanol.calc.model.parameters()).dtype == torch.float32
-    assert next(model.parameters()).dtype == torch.float64  # the caller's model is untouched
+    assert (
+        next(model.parameters()).dtype == torch.float64
+    )  # the caller's model is untouched
     reference = MLPotCalculator(model)
     reference.calculate(ethanol, ["energy", "forces"])
-    assert ethanol.get_potential_energy() == pytest.approx(reference.results["energy"], abs=1e-4)
+    assert ethanol.get_potential_energy() == pytest.approx(
+        reference.results["energy"], abs=1e-4
+    )
     with pytest.raises(ValueError, match="float64' or 'float32"):
         MLPotCalculator(model, dtype="float16")
 
@@ -109,14 +128,18 @@ def test_calculate_many_equals_one_by_one(model):
     many = calc.calculate_many(structures)
     for atoms, result in zip(structures, many, strict=True):
         atoms.calc = MLPotCalculator(model)
-        assert result["energy"] == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
+        assert result["energy"] == pytest.approx(
+            atoms.get_potential_energy(), abs=1e-10
+        )
         np.testing.assert_allclose(result["forces"], atoms.get_forces(), atol=1e-10)
 
 
 def test_unknown_element(model):
     atoms = molecule("CH3Cl")
     atoms.calc = MLPotCalculator(model)
-    with pytest.raises(UnknownSpeciesError, match="contains Cl, which this model was not trained on"):
+    with pytest.raises(
+        UnknownSpeciesError, match="contains Cl, which this model was not trained on"
+    ):
         atoms.get_potential_energy()
 
 

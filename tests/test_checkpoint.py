@@ -1,6 +1,5 @@
 import pytest
 import torch
-from conftest import make_model
 
 from mlpot import keys, load_model, save_model
 from mlpot.graph import from_atoms

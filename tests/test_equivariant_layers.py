@@ -8,7 +8,7 @@ from mlpot.nn.equivariant import EdgeTensorProduct, EquivariantLinear, order_row
 
 
 def to_e3nn_layout(x, orders):
-    """(E, D, C) m-major -> (E, Σ C(2l+1)) e3nn layout, for the given l of each row block."""
+    """(E, D, C) m-major -> (E, Σ C(2l+1)) e3nn layout; ``orders``: l of each block."""
     blocks, row = [], 0
     for l in orders:
         block = x[:, row : row + 2 * l + 1]
@@ -17,17 +17,25 @@ def to_e3nn_layout(x, orders):
     return torch.cat(blocks, dim=1)
 
 
-@pytest.mark.parametrize("lmax_in, lmax_edge, lmax_out", [(0, 1, 1), (1, 1, 1), (2, 2, 2), (2, 2, 0)])
+@pytest.mark.parametrize(
+    "lmax_in, lmax_edge, lmax_out", [(0, 1, 1), (1, 1, 1), (2, 2, 2), (2, 2, 0)]
+)
 def test_edge_tensor_product_matches_e3nn(lmax_in, lmax_edge, lmax_out):
     channels, num_edges = 3, 5
     ours = EdgeTensorProduct(lmax_in, lmax_edge, lmax_out).double()
     irreps_in = o3.Irreps([(channels, (l, (-1) ** l)) for l in range(lmax_in + 1)])
     irreps_edge = o3.Irreps.spherical_harmonics(lmax_edge)
     irreps_out = o3.Irreps([(channels, (l3, (-1) ** l3)) for _, _, l3 in ours.paths])
-    instructions = [(l1, l2, k, "uvu", True) for k, (l1, l2, _) in enumerate(ours.paths)]
+    instructions = [
+        (l1, l2, k, "uvu", True) for k, (l1, l2, _) in enumerate(ours.paths)
+    ]
     reference = o3.TensorProduct(
-        irreps_in, irreps_edge, irreps_out, instructions,
-        shared_weights=False, internal_weights=False,
+        irreps_in,
+        irreps_edge,
+        irreps_out,
+        instructions,
+        shared_weights=False,
+        internal_weights=False,
     ).double()
 
     x = torch.randn(num_edges, (lmax_in + 1) ** 2, channels, dtype=torch.float64)
@@ -52,7 +60,8 @@ def test_linear_matches_e3nn():
         reference.weight.copy_(torch.cat([w.reshape(-1) for w in ours.weight]))
     x = torch.randn(6, (lmax + 1) ** 2, c_in, dtype=torch.float64)
     torch.testing.assert_close(
-        to_e3nn_layout(ours(x), range(lmax + 1)), reference(to_e3nn_layout(x, range(lmax + 1)))
+        to_e3nn_layout(ours(x), range(lmax + 1)),
+        reference(to_e3nn_layout(x, range(lmax + 1))),
     )
 
 

@@ -11,7 +11,11 @@ from mlpot.neighbours import VerletNeighbourList, neighbour_list
 
 
 def pair_set(i, j, shifts):
-    return set(zip(i.tolist(), j.tolist(), map(tuple, np.asarray(shifts).tolist())))
+    return set(
+        zip(
+            i.tolist(), j.tolist(), map(tuple, np.asarray(shifts).tolist()), strict=True
+        )
+    )
 
 
 def structures():
@@ -97,7 +101,9 @@ def test_collate_offsets_indices():
 
 
 def test_collate_mixes_free_and_periodic():
-    batch = collate([from_atoms(molecule("H2O"), 3.0), from_atoms(structures()["water_box"], 3.0)])
+    batch = collate(
+        [from_atoms(molecule("H2O"), 3.0), from_atoms(structures()["water_box"], 3.0)]
+    )
     assert batch[keys.CELL].shape == (2, 3, 3)
     assert torch.all(batch[keys.CELL][0] == 0)
     assert batch[keys.EDGE_SHIFT].shape[0] == batch[keys.EDGE_INDEX].shape[1]
@@ -105,7 +111,10 @@ def test_collate_mixes_free_and_periodic():
 
 @pytest.mark.parametrize(
     "positions, message",
-    [(np.zeros((0, 3)), "no atoms"), (np.array([[0.0, 0, 0], [np.nan, 0, 0]]), "NaN or infinite")],
+    [
+        (np.zeros((0, 3)), "no atoms"),
+        (np.array([[0.0, 0, 0], [np.nan, 0, 0]]), "NaN or infinite"),
+    ],
 )
 def test_bad_structures_are_rejected(positions, message):
     atoms = Atoms(numbers=[1] * len(positions), positions=positions)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 from ase.build import molecule
+from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 
 from mlpot import MLPotCalculator, keys
 from mlpot.analysis.symmetry import equivariance_errors
@@ -41,7 +41,9 @@ class TestModelContract:
         reference = evaluate(model, ethanol)
         permuted = evaluate(model, ethanol[order])
         assert torch.allclose(permuted["energy"], reference["energy"], atol=1e-10)
-        assert torch.allclose(permuted["forces"], reference["forces"][order], atol=1e-10)
+        assert torch.allclose(
+            permuted["forces"], reference["forces"][order], atol=1e-10
+        )
 
     def test_forces_are_minus_energy_gradient(self, model, ethanol):
         ethanol.calc = MLPotCalculator(model)
@@ -82,7 +84,9 @@ class TestModelContract:
         water.translate([40.0, 0.0, 0.0])
         together = evaluate(model, ethanol + water)
         apart = [evaluate(model, a) for a in (ethanol, water)]
-        assert torch.allclose(together["energy"], apart[0]["energy"] + apart[1]["energy"])
+        assert torch.allclose(
+            together["energy"], apart[0]["energy"] + apart[1]["energy"]
+        )
         assert torch.allclose(
             together["forces"], torch.cat([apart[0]["forces"], apart[1]["forces"]])
         )
@@ -110,7 +114,9 @@ class TestModelContract:
         model32 = make_model(model_kind).to(torch.float32)
         model32.load_state_dict(model64.state_dict())
         e64 = evaluate(model64, ethanol)
-        e32 = energy_and_forces(model32, from_atoms(ethanol, model64.r_max, torch.float32))
+        e32 = energy_and_forces(
+            model32, from_atoms(ethanol, model64.r_max, torch.float32)
+        )
         assert e32["energy"].dtype == torch.float64
         assert model32.atomic_energy_shift.dtype == torch.float64
         assert abs(float((e32["energy"] - e64["energy"]).detach())) < 1e-4

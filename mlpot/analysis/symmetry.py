@@ -13,7 +13,7 @@ from mlpot.model.forces import energy_and_forces
 def equivariance_errors(
     model, atoms, ntrials: int = 5, dtype=torch.float64, seed: int = 0
 ) -> Dict[str, float]:
-    """Largest change of energy and forces under random rotations, inversions and translations.
+    """Largest change of energy and forces under rotations, inversions, translations.
 
     For each trial a random rotation ``R`` (uniform on SO(3), from
     :func:`e3nn.o3.rand_matrix`), the improper rotation ``-R``, and a random

@@ -1,4 +1,4 @@
-"""`Potential`: what both model families share (species, edges, readout, scale and shift)."""
+"""`Potential`: what both model families share (species, edges, readout, scaling)."""
 
 from typing import Tuple
 
@@ -75,12 +75,14 @@ class Potential(nn.Module):
         self.energy_scale.fill_(float(energy_scale))
 
     def check_species(self, numbers) -> None:
-        """Raise :class:`UnknownSpeciesError` if ``numbers`` has elements outside the model's."""
+        """Raise :class:`UnknownSpeciesError` for elements the model does not know."""
         numbers = np.asarray(numbers)
         known = np.asarray(self.config.species)
         unknown = np.setdiff1d(np.unique(numbers), known)
         if len(unknown):
-            names = ", ".join(chemical_symbols[z] if 0 < z < 119 else str(z) for z in unknown)
+            names = ", ".join(
+                chemical_symbols[z] if 0 < z < 119 else str(z) for z in unknown
+            )
             trained = ", ".join(chemical_symbols[z] for z in known)
             raise UnknownSpeciesError(
                 f"the structure contains {names}, which this model was not trained on "
@@ -104,7 +106,9 @@ class Potential(nn.Module):
             vectors = vectors + torch.einsum("ei,eij->ej", graph[keys.EDGE_SHIFT], cell)
         return vectors, torch.linalg.norm(vectors, dim=-1)
 
-    def radial_embedding(self, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def radial_embedding(
+        self, lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Bessel basis times cutoff (E, num_basis), and the cutoff envelope (E,)."""
         envelope = self.cutoff(lengths)
         return self.radial_basis(lengths) * envelope.unsqueeze(-1), envelope
@@ -120,10 +124,14 @@ class Potential(nn.Module):
     def atomic_energies(self, graph: AtomicGraph) -> torch.Tensor:
         """Per-atom energies in eV, shape (N,), float64."""
         species = self.species_of(graph[keys.NUMBERS])
-        raw = self.readout(self.features(graph, species)).squeeze(-1) * self.energy_scale
+        raw = (
+            self.readout(self.features(graph, species)).squeeze(-1) * self.energy_scale
+        )
         return raw.to(torch.float64) + self.atomic_energy_shift[species]
 
-    def sum_per_structure(self, atomic: torch.Tensor, graph: AtomicGraph) -> torch.Tensor:
+    def sum_per_structure(
+        self, atomic: torch.Tensor, graph: AtomicGraph
+    ) -> torch.Tensor:
         """Sum per-atom values (N,) into per-structure totals (B,)."""
         return scatter_sum(atomic, graph[keys.BATCH], graph[keys.NUM_ATOMS].shape[0])
 

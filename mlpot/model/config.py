@@ -1,4 +1,4 @@
-"""`ModelConfig`: the hyperparameters of a potential, one field per constructor argument."""
+"""`ModelConfig`: the hyperparameters of a potential."""
 
 import difflib
 from dataclasses import asdict, dataclass, field, fields
@@ -64,9 +64,13 @@ class ModelConfig:
     def __post_init__(self):
         self.species = [int(z) for z in self.species]
         if self.name not in MODEL_NAMES:
-            raise ValueError(f"unknown model name '{self.name}'; choose one of {MODEL_NAMES}")
+            raise ValueError(
+                f"unknown model name '{self.name}'; choose one of {MODEL_NAMES}"
+            )
         if not self.species:
-            raise ValueError("species is empty; give the atomic numbers the model should know")
+            raise ValueError(
+                "species is empty; give the atomic numbers the model should know"
+            )
         if len(set(self.species)) != len(self.species) or not all(
             1 <= z <= 118 for z in self.species
         ):
@@ -75,13 +79,23 @@ class ModelConfig:
             )
         if self.r_max <= 0:
             raise ValueError(f"r_max must be positive (Å), got {self.r_max}")
-        for name in ("num_basis", "num_features", "num_layers", "radial_hidden", "readout_hidden"):
+        for name in (
+            "num_basis",
+            "num_features",
+            "num_layers",
+            "radial_hidden",
+            "readout_hidden",
+        ):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(
+                    f"{name} must be at least 1, got {getattr(self, name)}"
+                )
         if self.lmax < 0:
             raise ValueError(f"lmax must be >= 0, got {self.lmax}")
         if self.avg_num_neighbors <= 0:
-            raise ValueError(f"avg_num_neighbors must be positive, got {self.avg_num_neighbors}")
+            raise ValueError(
+                f"avg_num_neighbors must be positive, got {self.avg_num_neighbors}"
+            )
         if self.interaction not in INVARIANT_INTERACTIONS:
             raise ValueError(
                 f"unknown interaction '{self.interaction}'; choose one of "

@@ -13,7 +13,8 @@ from mlpot.nn.equivariant import EquivariantInteraction
 class EquivariantPotential(Potential):
     """E(3)-equivariant message-passing potential (NequIP architecture).
 
-    Species embedding → ``num_layers`` × :class:`~mlpot.nn.equivariant.EquivariantInteraction`
+    Species embedding → ``num_layers`` ×
+    :class:`~mlpot.nn.equivariant.EquivariantInteraction`
     on features ``num_features x (0e + 1o + 2e + ...)`` up to ``lmax`` → the
     scalar channels of the last layer → per-atom energy readout. The last layer
     outputs scalars only, which is all the readout uses.
@@ -29,7 +30,9 @@ class EquivariantPotential(Potential):
     def __init__(self, config: ModelConfig):
         super().__init__(config, num_readout_inputs=config.num_features)
         self.spherical_harmonics = o3.SphericalHarmonics(
-            o3.Irreps.spherical_harmonics(config.lmax), normalize=True, normalization="component"
+            o3.Irreps.spherical_harmonics(config.lmax),
+            normalize=True,
+            normalization="component",
         )
         self.embedding = nn.Embedding(self.num_species, config.num_features)
         # Scalars in, features up to lmax between layers, scalars out of the last layer.

@@ -49,7 +49,9 @@ def energy_and_forces(
         inputs.append(positions)
     if compute_stress:
         if keys.CELL not in graph:
-            raise ValueError("stress needs a periodic cell; set atoms.cell and atoms.pbc")
+            raise ValueError(
+                "stress needs a periodic cell; set atoms.cell and atoms.pbc"
+            )
         cell = graph[keys.CELL]
         strain = torch.zeros_like(cell, requires_grad=True)
         symmetric = 0.5 * (strain + strain.transpose(1, 2))
@@ -71,7 +73,9 @@ def energy_and_forces(
             results[keys.FORCES] = _zero_if_none(grads[0], inputs[0]).neg()
         if compute_stress:
             volume = torch.linalg.det(cell).abs()
-            results[keys.STRESS] = _zero_if_none(grads[-1], strain) / volume[:, None, None]
+            results[keys.STRESS] = (
+                _zero_if_none(grads[-1], strain) / volume[:, None, None]
+            )
     return results
 
 

@@ -33,7 +33,9 @@ class CheckpointError(ValueError):
     """A file is missing, truncated, foreign, or of a newer format."""
 
 
-def save_model(model: Potential, path, metadata: Optional[Dict[str, Any]] = None) -> Path:
+def save_model(
+    model: Potential, path, metadata: Optional[Dict[str, Any]] = None
+) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file, then rename).
 
     Parameters
@@ -68,7 +70,9 @@ def save_model(model: Potential, path, metadata: Optional[Dict[str, Any]] = None
             "atomic_energy_shift": model.atomic_energy_shift.tolist(),
             "energy_scale": float(model.energy_scale),
         },
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+        },
         "metadata": metadata,
     }
     path = Path(path)
@@ -99,11 +103,14 @@ def read_checkpoint(path) -> Dict[str, Any]:
     except Exception as error:  # torch raises several types for damaged zip files
         raise CheckpointError(
             f"'{path}' could not be read as a checkpoint ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}); the file is truncated, "
+            f"{str(error).splitlines()[0] if str(error) else ''}); "
+            "the file is truncated, "
             "corrupt or not a torch file: copy or download it again"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        found = sorted(payload)[:8] if isinstance(payload, dict) else type(payload).__name__
+        found = (
+            sorted(payload)[:8] if isinstance(payload, dict) else type(payload).__name__
+        )
         raise CheckpointError(
             f"'{path}' is not an mlpot checkpoint (found {found}); mlpot reads files "
             "written by mlpot.save_model or mlpot-train"
@@ -112,7 +119,8 @@ def read_checkpoint(path) -> Dict[str, Any]:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"'{path}' has checkpoint format {version}, written by mlpot "
-            f"{payload.get('mlpot_version')}; this mlpot reads format <= {FORMAT_VERSION}: "
+            f"{payload.get('mlpot_version')}; this mlpot reads format "
+            f"<= {FORMAT_VERSION}: "
             "upgrade mlpot"
         )
     family = payload.get("model_family")
@@ -139,7 +147,8 @@ def load_model(path, device="cpu", dtype=torch.float64) -> Potential:
         With the checkpoint's ``metadata`` dict attached as ``model.metadata``.
     """
     payload = read_checkpoint(path)
-    model = build_model(ModelConfig.from_dict(payload["config"]))
+    # Cast before loading so float64 weights are not rounded through float32.
+    model = build_model(ModelConfig.from_dict(payload["config"])).to(dtype=dtype)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:

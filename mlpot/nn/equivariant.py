@@ -1,4 +1,6 @@
-"""Equivariant message passing (NequIP-style) with e3nn's spherical harmonics and Clebsch-Gordan coefficients.
+"""Equivariant message passing (NequIP-style) on e3nn's harmonics and couplings.
+
+Spherical harmonics and Clebsch-Gordan (Wigner 3j) coefficients come from e3nn.
 
 Features of every atom hold ``C`` channels of each rotation order l = 0..lmax
 with parity (-1)^l (irreps ``Cx0e + Cx1o + Cx2e + ...``). They are stored
@@ -21,11 +23,13 @@ from mlpot.nn.scatter import scatter_sum
 
 
 def order_rows(lmax: int) -> List[slice]:
-    """Rows of each order l in the m-major layout, ``[slice(l², (l+1)²) for l <= lmax]``."""
+    """Rows of each order l in the m-major layout: ``slice(l², (l+1)²)``, l <= lmax."""
     return [slice(l * l, (l + 1) * (l + 1)) for l in range(lmax + 1)]
 
 
-def tensor_product_paths(lmax_in: int, lmax_edge: int, lmax_out: int) -> List[Tuple[int, int, int]]:
+def tensor_product_paths(
+    lmax_in: int, lmax_edge: int, lmax_out: int
+) -> List[Tuple[int, int, int]]:
     """Parity-allowed paths (l_in, l_edge, l_out), grouped by l_out.
 
     Features have parity (-1)^l, so a path is allowed when
@@ -41,7 +45,7 @@ def tensor_product_paths(lmax_in: int, lmax_edge: int, lmax_out: int) -> List[Tu
 
 
 class EquivariantLinear(nn.Module):
-    """Channel mixing within each rotation order (no bias, so it commutes with rotations).
+    """Channel mixing per rotation order (no bias: it commutes with rotations).
 
     Maps features (N, (lmax+1)², C_in) to (N, (lmax+1)², C_out) with one
     weight matrix per order l, initialised N(0, 1) and scaled by 1/sqrt(C_in)
@@ -76,14 +80,17 @@ class SpeciesLinear(nn.Module):
         self.channels_out = list(channels_out)
         self.norm = channels_in**-0.5
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.randn(channels_in, num_species * c)) for c in channels_out
+            nn.Parameter(torch.randn(channels_in, num_species * c))
+            for c in channels_out
         )
 
     def forward(self, h: torch.Tensor, species: torch.Tensor) -> List[torch.Tensor]:
         """Per-order outputs, the l-th of shape (N, 2l+1, channels_out[l])."""
         atoms = torch.arange(h.shape[0], device=h.device)
         out = []
-        for rows, weight, c in zip(self.rows, self.weights, self.channels_out, strict=True):
+        for rows, weight, c in zip(
+            self.rows, self.weights, self.channels_out, strict=True
+        ):
             mixed = (h[:, rows] @ weight).view(h.shape[0], -1, self.num_species, c)
             out.append(mixed[atoms, :, species] * self.norm)
         return out
@@ -103,12 +110,17 @@ class EdgeTensorProduct(nn.Module):
         super().__init__()
         self.paths = tensor_product_paths(lmax_in, lmax_edge, lmax_out)
         dim_in, dim_edge = (lmax_in + 1) ** 2, (lmax_edge + 1) ** 2
-        rows_out = [sum(2 * p[2] + 1 for p in self.paths[:k]) for k in range(len(self.paths) + 1)]
+        rows_out = [
+            sum(2 * p[2] + 1 for p in self.paths[:k])
+            for k in range(len(self.paths) + 1)
+        ]
         self.dim_out = rows_out[-1]
         coupling = torch.zeros(dim_edge, self.dim_out, dim_in)
         path_of_row = torch.zeros(self.dim_out, dtype=torch.int64)
         for k, (l1, l2, l3) in enumerate(self.paths):
-            w3j = o3.wigner_3j(l1, l2, l3) * math.sqrt(2 * l3 + 1)  # (2l1+1, 2l2+1, 2l3+1)
+            w3j = o3.wigner_3j(l1, l2, l3) * math.sqrt(
+                2 * l3 + 1
+            )  # (2l1+1, 2l2+1, 2l3+1)
             out_rows = slice(rows_out[k], rows_out[k + 1])
             coupling[l2 * l2 : (l2 + 1) ** 2, out_rows, l1 * l1 : (l1 + 1) ** 2] = (
                 w3j.permute(1, 2, 0)
@@ -135,13 +147,15 @@ class EdgeTensorProduct(nn.Module):
         path_weights : Tensor, shape (E, num_paths, C)
         """
         num_edges = edge_harmonics.shape[0]
-        operator = (edge_harmonics @ self.coupling).view(num_edges, self.dim_out, self.dim_in)
+        operator = (edge_harmonics @ self.coupling).view(
+            num_edges, self.dim_out, self.dim_in
+        )
         messages = torch.bmm(operator, x_neighbour)
         return messages * path_weights.index_select(1, self.path_of_row)
 
 
 class GatedNonlinearity(nn.Module):
-    """SiLU on scalars and sigmoid gates on l > 0 orders (NequIP's gate), second-moment normalised.
+    """SiLU on scalars, sigmoid gates on orders l > 0 (NequIP's gate), normalised.
 
     Takes per-order inputs: order 0 with ``C + lmax·C`` channels (scalars then
     one block of gates per l > 0), order l > 0 with ``C`` channels; returns
@@ -162,7 +176,10 @@ class GatedNonlinearity(nn.Module):
         out = [self.silu(scalars[..., :c])]
         if self.lmax > 0:
             gates = self.sigmoid(scalars[..., c:])
-            out.extend(orders[l] * gates[..., (l - 1) * c : l * c] for l in range(1, self.lmax + 1))
+            out.extend(
+                orders[l] * gates[..., (l - 1) * c : l * c]
+                for l in range(1, self.lmax + 1)
+            )
         return torch.cat(out, dim=1)
 
 
@@ -209,16 +226,22 @@ class EquivariantInteraction(nn.Module):
         self.linear_in = EquivariantLinear(lmax_in, c, c)
         self.tensor_product = EdgeTensorProduct(lmax_in, lmax_edge, lmax_out)
         self.radial_mlp = FullyConnectedNet(
-            [num_basis] + [radial_hidden] * radial_layers + [self.tensor_product.num_paths * c],
+            [num_basis]
+            + [radial_hidden] * radial_layers
+            + [self.tensor_product.num_paths * c],
             torch.nn.functional.silu,
         )
         channels_pre = [c + lmax_out * c] + [c] * lmax_out
         self.linear_out = nn.ParameterList(
             nn.Parameter(torch.randn(k * c, out))
-            for k, out in zip(self.tensor_product.paths_per_order, channels_pre, strict=True)
+            for k, out in zip(
+                self.tensor_product.paths_per_order, channels_pre, strict=True
+            )
         )
-        self.linear_out_norm = [(k * c) ** -0.5 for k in self.tensor_product.paths_per_order]
-        # Orders the input lacks (l > lmax_in in the first layer) get no self-connection.
+        self.linear_out_norm = [
+            (k * c) ** -0.5 for k in self.tensor_product.paths_per_order
+        ]
+        # Orders the input lacks (l > lmax_in) have no self-connection.
         self.self_connection = SpeciesLinear(
             num_species, c, channels_pre[: min(lmax_in, lmax_out) + 1]
         )

@@ -66,7 +66,7 @@ class DistanceWeightedGraphConvolution(nn.Module):
         self.linear = nn.Linear(num_features, num_features)
 
     def forward(self, h, radial_embedding, envelope, edge_index):
-        """Update node features ``h`` (N, F); see :class:`ContinuousFilterInteraction`."""
+        """Update node features ``h`` (N, F); arguments as in the filter interaction."""
         centre, neighbour = edge_index[0], edge_index[1]
         messages = h[neighbour] * envelope.unsqueeze(-1)
         aggregated = scatter_sum(messages, centre, h.shape[0]) * self.neighbour_norm

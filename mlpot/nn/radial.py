@@ -33,7 +33,9 @@ class BesselBasis(nn.Module):
             raise ValueError(f"num_basis must be at least 1, got {num_basis}")
         self.r_max = float(r_max)
         self.prefactor = math.sqrt(2.0 / self.r_max)
-        frequencies = torch.arange(1, num_basis + 1, dtype=torch.get_default_dtype()) * math.pi
+        frequencies = (
+            torch.arange(1, num_basis + 1, dtype=torch.get_default_dtype()) * math.pi
+        )
         if trainable:
             self.frequencies = nn.Parameter(frequencies)
         else:
@@ -46,9 +48,10 @@ class BesselBasis(nn.Module):
 
 
 class PolynomialCutoff(nn.Module):
-    r"""Smooth envelope that goes to zero, with ``p`` continuous derivatives, at ``r_max``.
+    r"""Smooth envelope that goes to zero at ``r_max`` with vanishing derivatives.
 
-    :math:`u(x) = 1 - \tfrac{(p+1)(p+2)}{2}x^p + p(p+2)x^{p+1} - \tfrac{p(p+1)}{2}x^{p+2}`
+    :math:`u(x) = 1 - \tfrac{(p+1)(p+2)}{2}x^p + p(p+2)x^{p+1}
+    - \tfrac{p(p+1)}{2}x^{p+2}`
     with :math:`x = r/r_{max}`, and exactly zero for :math:`r \ge r_{max}`
     (Gasteiger et al., DimeNet, 2020).
 

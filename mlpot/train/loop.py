@@ -30,7 +30,7 @@ from mlpot.data import Frames
 from mlpot.graph import AtomicGraph
 from mlpot.model import ModelConfig, build_model
 from mlpot.model.base import Potential
-from mlpot.model.io import read_checkpoint, save_model
+from mlpot.model.io import load_model, read_checkpoint, save_model
 from mlpot.train.batches import (
     average_num_neighbours,
     epoch_batches,
@@ -345,7 +345,7 @@ def _finish(run: _Run) -> Path:
     reason = stop_reason(run.progress, run.settings)
     dtype = DTYPES[run.settings.dtype]
     best_path = run.run_dir / BEST_CHECKPOINT
-    best = _load_weights(best_path, dtype)
+    best = load_model(best_path, dtype=dtype)
     final = {"val": _final_errors(best, run, run.data.val)}
     if run.data.test is not None:
         final["test"] = _final_errors(best, run, run.data.test)
@@ -368,18 +368,6 @@ def _finish(run: _Run) -> Path:
         final,
     )
     return best_path
-
-
-def _load_weights(path: Path, dtype: torch.dtype) -> Potential:
-    """The model of a checkpoint, its weights loaded in ``dtype`` without rounding.
-
-    (`mlpot.load_model` loads the weights into a float32 model before casting
-    it, which rounds float64 weights.)
-    """
-    payload = read_checkpoint(path)
-    model = build_model(ModelConfig.from_dict(payload["config"])).to(dtype)
-    model.load_state_dict(payload["state_dict"])
-    return model.eval()
 
 
 def _final_errors(model: Potential, run: _Run, frames: Frames) -> Dict[str, float]:
