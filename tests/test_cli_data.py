@@ -77,7 +77,7 @@ def test_convert_and_append(tmp_path, capsys):
 
 def test_split_command(tmp_path, capsys):
     output = tmp_path / "split.json"
-    argv = ["split", str(RMD17), "--train", "10", "--valid", "5", "--seed", "3"]
+    argv = ["split", str(RMD17), "--train", "10", "--val", "5", "--seed", "3"]
     assert (
         main(
             [
@@ -90,12 +90,12 @@ def test_split_command(tmp_path, capsys):
         )
         == 0
     )
-    assert "train 10, valid 5, test 0" in capsys.readouterr().out
+    assert "train 10, val 5, test 0" in capsys.readouterr().out
     frames = read_frames(RMD17)
     split = load_split(output, frames=frames)
-    assert len(split["train"]) == 10 and len(split["valid"]) == 5
-    assert set(split["train"]).isdisjoint(split["valid"])
-    assert main([*argv, "--valid", "15", "-o", str(tmp_path / "too_many.json")]) == 1
+    assert len(split["train"]) == 10 and len(split["val"]) == 5
+    assert set(split["train"]).isdisjoint(split["val"])
+    assert main([*argv, "--val", "15", "-o", str(tmp_path / "too_many.json")]) == 1
     assert "cannot split" in capsys.readouterr().err
     assert not (tmp_path / "too_many.json").exists()
 

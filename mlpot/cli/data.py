@@ -7,7 +7,7 @@ Examples
     mlpot-data download rmd17-ethanol-train-01
     mlpot-data info ~/.cache/mlpot/rmd17_ethanol_train_01.npz
     mlpot-data convert ethanol.xyz ethanol.h5 --energy-unit kcal/mol
-    mlpot-data split ethanol.h5 --train 950 --valid 50 --seed 1 -o split.json
+    mlpot-data split ethanol.h5 --train 950 --val 50 --seed 1 -o split.json
 """
 
 import argparse
@@ -79,11 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     convert.set_defaults(run=_convert)
 
     split = commands.add_parser(
-        "split", help="draw seeded train/valid/test indices, duplicates grouped"
+        "split", help="draw seeded train/val/test indices, duplicates grouped"
     )
     split.add_argument("file")
     split.add_argument("--train", type=int, required=True, help="training frames")
-    split.add_argument("--valid", type=int, required=True, help="validation frames")
+    split.add_argument("--val", type=int, required=True, help="validation frames")
     split.add_argument("--test", type=int, default=0, help="test frames from FILE")
     split.add_argument(
         "--test-file",
@@ -218,7 +218,7 @@ def _split(args) -> None:
     frames = _read(args, args.file)
     held_out = _read(args, args.test_file) if args.test_file else None
     split = split_indices(
-        frames, args.train, args.valid, args.test, seed=args.seed, held_out=held_out
+        frames, args.train, args.val, args.test, seed=args.seed, held_out=held_out
     )
     info = {
         "seed": args.seed,

@@ -11,7 +11,7 @@ from mlpot.data.frames import Frames
 from mlpot.fileio import atomic_path
 
 SPLIT_FORMAT = "mlpot-split"
-SPLIT_NAMES = ("train", "valid", "test")
+SPLIT_NAMES = ("train", "val", "test")
 
 
 def geometry_keys(frames: Frames, decimals: int = 6) -> List[bytes]:
@@ -62,7 +62,7 @@ def find_duplicates(frames: Frames, decimals: int = 6) -> List[np.ndarray]:
 def split_indices(
     frames: Frames,
     n_train: int,
-    n_valid: int,
+    n_val: int,
     n_test: int = 0,
     seed: int = 0,
     held_out: Optional[Frames] = None,
@@ -73,7 +73,7 @@ def split_indices(
     Identical geometries are grouped first and a group goes to one split only,
     so no frame of the validation or test set reappears in training. Test
     frames are drawn first, then validation, then training, all from one
-    seeded permutation of the groups: for fixed ``seed``, ``n_valid`` and
+    seeded permutation of the groups: for fixed ``seed``, ``n_val`` and
     ``n_test``, the validation and test sets stay the same when ``n_train``
     changes and the training sets grow by adding frames (learning curves).
 
@@ -81,7 +81,7 @@ def split_indices(
     ----------
     frames : Frames
         Frames to split.
-    n_train, n_valid, n_test : int
+    n_train, n_val, n_test : int
         Number of frames in each split; ``n_test=0`` when the test set is a
         separate file.
     seed : int
@@ -95,9 +95,9 @@ def split_indices(
     Returns
     -------
     dict of str to ndarray of int64
-        ``"train"``, ``"valid"`` and ``"test"`` indices into ``frames``, sorted.
+        ``"train"``, ``"val"`` and ``"test"`` indices into ``frames``, sorted.
     """
-    sizes = dict(zip(SPLIT_NAMES, (n_train, n_valid, n_test), strict=True))
+    sizes = dict(zip(SPLIT_NAMES, (n_train, n_val, n_test), strict=True))
     for name, size in sizes.items():
         if size < 0:
             raise ValueError(f"n_{name}={size} is negative; use a count >= 0")
@@ -111,7 +111,7 @@ def split_indices(
     order = np.random.default_rng(seed).permutation(len(members))
     chosen: Dict[str, List[int]] = {name: [] for name in SPLIT_NAMES}
     for group in (members[g] for g in order):
-        for name in ("test", "valid", "train"):
+        for name in ("test", "val", "train"):
             if len(chosen[name]) + len(group) <= sizes[name]:
                 chosen[name].extend(group)
                 break

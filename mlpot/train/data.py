@@ -72,7 +72,7 @@ def load_run_data(config: DataConfig, seed: int) -> RunData:
                 f"training after {config.n_val} validation frames; lower data.n_val"
             )
     indices = split_indices(frames, n_train, config.n_val, 0, seed=seed, held_out=test)
-    train, val = frames.subset(indices["train"]), frames.subset(indices["valid"])
+    train, val = frames.subset(indices["train"]), frames.subset(indices["val"])
     data = RunData(
         train=train,
         val=val,
