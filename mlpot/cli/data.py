@@ -8,6 +8,7 @@ Examples
     mlpot-data info ~/.cache/mlpot/rmd17_ethanol_train_01.npz
     mlpot-data convert ethanol.xyz ethanol.h5 --energy-unit kcal/mol
     mlpot-data split ethanol.h5 --train 950 --val 50 --seed 1 -o split.json
+    mlpot-data generate ethane.h5 --frames 500 --sampler langevin --temperature 300
 """
 
 import argparse
@@ -30,6 +31,7 @@ from mlpot.data import (
     split_indices,
     write_store,
 )
+from mlpot.cli.generate import add_generate_parser
 from mlpot.data.readers import LABEL_SETS
 
 
@@ -105,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         help="default $MLPOT_DATA_URL or https://raw.githubusercontent.com",
     )
     fetch.set_defaults(run=_download)
+    add_generate_parser(commands)
     return parser
 
 

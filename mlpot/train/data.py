@@ -1,5 +1,6 @@
 """Read the data files of a run and split them into training and validation frames."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -122,7 +123,7 @@ def describe_source(frames: Frames, path) -> Dict[str, Any]:
     frames : Frames
         Everything read from the file.
     path : str or Path
-        The path as given.
+        The path, recorded relative to the working directory.
 
     Returns
     -------
@@ -133,7 +134,7 @@ def describe_source(frames: Frames, path) -> Dict[str, Any]:
     """
     attrs = frames.attrs
     return {
-        "path": str(path),
+        "path": os.path.relpath(path),
         "file": Path(path).name,
         "sha256": attrs.get("source_sha256"),
         "format": attrs.get("source_format"),

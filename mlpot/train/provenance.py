@@ -41,7 +41,7 @@ def run_metadata(
             "n_val": len(data.split["val"]),
             **data.split,
         },
-        "config": config.to_dict(),
+        "config": _portable(config.to_dict()),
         "normalisation": {
             "atomic_energy_shift_eV": model.atomic_energy_shift.tolist(),
             "energy_scale_eV": float(model.energy_scale),
@@ -56,6 +56,18 @@ def run_metadata(
         },
         "command": list(command) if command is not None else None,
     }
+
+
+def _portable(config: Dict[str, Any]) -> Dict[str, Any]:
+    """The config with its file paths relative to the working directory.
+
+    Checkpoints are shared, so they should not record this machine's folders.
+    """
+    data = dict(config["data"])
+    for key in ("train", "test"):
+        if data.get(key):
+            data[key] = os.path.relpath(data[key])
+    return {**config, "data": data, "output": os.path.relpath(config["output"])}
 
 
 def data_sha256(data: RunData) -> Dict[str, Optional[str]]:

@@ -1,0 +1,186 @@
+"""Model cards: Markdown generated from a checkpoint's metadata and a fresh evaluation."""
+
+import platform
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from mlpot.model.io import read_checkpoint
+
+_ERROR_ROWS = (
+    ("energy", "energy", "meV", "kcal/mol"),
+    ("energy per atom", "energy_per_atom", "meV", "kcal/mol"),
+    ("forces", "forces", "meV/Å", "kcal/mol/Å"),
+)
+
+
+def calculator_latency(checkpoint, atoms, dtype="float64", repeats=20) -> float:
+    """Median wall time in ms of ``atoms.get_forces()`` after small moves, as in MD."""
+    from mlpot.calculator import load_calculator
+
+    atoms = atoms.copy()
+    atoms.calc = load_calculator(checkpoint, dtype=dtype)
+    rng = np.random.default_rng(0)
+    times = []
+    for step in range(repeats + 3):
+        atoms.positions += rng.normal(scale=0.002, size=atoms.positions.shape)
+        start = time.perf_counter()
+        atoms.get_forces()
+        if step >= 3:
+            times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def _error_table(metrics: Dict[str, float]) -> str:
+    lines = [
+        "| quantity | MAE | RMSE | MAE | RMSE |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for label, stem, unit, unit_kcal in _ERROR_ROWS:
+        mev = "_meV_per_A" if stem == "forces" else "_meV"
+        kcal = "_kcal_mol_per_A" if stem == "forces" else "_kcal_mol"
+        lines.append(
+            f"| {label} | {metrics[f'{stem}_mae{mev}']:.2f} {unit} "
+            f"| {metrics[f'{stem}_rmse{mev}']:.2f} {unit} "
+            f"| {metrics[f'{stem}_mae{kcal}']:.4f} {unit_kcal} "
+            f"| {metrics[f'{stem}_rmse{kcal}']:.4f} {unit_kcal} |"
+        )
+    return "\n".join(lines)
+
+
+def _recipe(metadata: Dict) -> Optional[str]:
+    command = metadata.get("command") or []
+    return next((part for part in command if part.endswith((".yaml", ".yml"))), None)
+
+
+def model_card(
+    checkpoint,
+    test_report: Dict,
+    latency_ms: Optional[Dict[str, float]] = None,
+    md_check: Optional[Dict] = None,
+    recipe: Optional[str] = None,
+) -> str:
+    """The Markdown model card of ``checkpoint``.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        The shipped checkpoint.
+    test_report : dict
+        From :func:`mlpot.cli.evaluate.evaluate_file` on the test file.
+    latency_ms : dict, optional
+        Calculator latency per dtype, from :func:`calculator_latency`.
+    md_check : dict, optional
+        From :func:`mlpot.analysis.stability.langevin_bond_check`.
+    recipe : str, optional
+        The training config; by default the YAML file in the recorded command.
+    """
+    payload = read_checkpoint(checkpoint)
+    meta, config = payload["metadata"], payload["config"]
+    name = Path(checkpoint).stem
+    calculator = {"equivariant": "EquivCalculator", "invariant": "InvariantCalculator"}[
+        payload["model_family"]
+    ]
+    train = meta.get("data", {}).get("train") or {}
+    test = test_report["data"]
+    split = meta.get("split", {})
+    settings = meta.get("config", {}).get("train", {})
+    machine = meta.get("machine", {})
+    recipe = recipe or _recipe(meta)
+    lines = [
+        f"# {name}",
+        "",
+        f"A {payload['model_family']} mlpot potential for {train.get('name') or 'its molecule'}"
+        f", trained on {train.get('level_of_theory') or 'reference'} data. "
+        "Energies in eV, forces in eV/Å.",
+        "",
+        "```python",
+        f"from mlpot import {calculator}",
+        f'atoms.calc = {calculator}("models/{name}.ckpt")',
+        "```",
+        "",
+        "## Data",
+        "",
+        "| set | file | sha256 | frames | source units |",
+        "| --- | --- | --- | --- | --- |",
+        f"| training | `{train.get('file')}` | `{train.get('sha256')}` "
+        f"| {split.get('n_train')} train + {split.get('n_val')} validation "
+        f"(seed {split.get('seed')}) of {train.get('n_frames')} "
+        f"| {train.get('energy_unit')}, {train.get('force_unit')} |",
+        f"| test | `{test['file']}` | `{test['sha256']}` | {test['n_frames']} "
+        f"| {test.get('energy_unit')}, {test.get('force_unit')} |",
+        "",
+        f"Level of theory: {train.get('level_of_theory')}. The split's frame ids are "
+        "stored in the checkpoint (`metadata['split']`).",
+        "",
+        f"## Test errors ({test['n_frames']} frames of `{test['file']}`)",
+        "",
+        _error_table(test_report["metrics"]),
+        "",
+        "## Model",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        *[
+            f"| `{key}` | {value} |"
+            for key, value in config.items()
+            if key != "interaction" or payload["model_family"] == "invariant"
+        ],
+        f"| parameters | {sum(t.numel() for k, t in payload['state_dict'].items() if not k.endswith(('atomic_energy_shift', 'energy_scale', 'coupling')))} |",  # noqa: E501
+        "",
+        "## Training",
+        "",
+        f"- epochs: {meta.get('epochs_run')} (best: {meta.get('best_epoch')}), "
+        f"stopped because: {meta.get('stopped_because')}",
+        f"- training time: {meta.get('training_time_s', 0) / 3600:.2f} h on "
+        f"{machine.get('cpu_count')} CPU cores, {machine.get('torch_threads')} torch "
+        f"threads ({machine.get('platform')}, torch {machine.get('torch')})",
+        f"- batch size {settings.get('batch_size')}, lr {settings.get('lr')}, "
+        f"{settings.get('optimizer')} with a {settings.get('scheduler')} schedule, "
+        f"EMA {settings.get('ema_decay')}, loss weights energy "
+        f"{settings.get('energy_weight')} / forces {settings.get('forces_weight')}, "
+        f"{settings.get('dtype')}",
+    ]
+    if latency_ms:
+        lines += [
+            "",
+            "## Speed",
+            "",
+            "Median time of one `atoms.get_forces()` call on a test frame "
+            f"({test_report['n_atoms'] // test['n_frames']} atoms), measured when this "
+            f"card was written ({platform.machine()}, {torch.get_num_threads()} torch "
+            "threads): "
+            + ", ".join(f"{ms:.1f} ms ({dtype})" for dtype, ms in latency_ms.items())
+            + ".",
+        ]
+    if md_check:
+        bonds = "; ".join(
+            f"{pair} {b['start_A']:.2f} → [{b['min_A']:.2f}, {b['max_A']:.2f}] Å"
+            for pair, b in md_check["bonds"].items()
+        )
+        lines += [
+            "",
+            "## Molecular dynamics check",
+            "",
+            f"Langevin MD at {md_check['temperature_K']:.0f} K for "
+            f"{md_check['duration_ps']:g} ps (0.5 fs steps) from the first test frame: "
+            f"{'every covalent bond stayed intact' if md_check['intact'] else 'a bond broke'}"  # noqa: E501
+            f"; largest relative bond change {100 * md_check['max_relative_deviation']:.1f} %"  # noqa: E501
+            f"; mean temperature {md_check['mean_temperature_K']:.0f} K. Bond ranges: "
+            f"{bonds}.",
+        ]
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        f"mlpot-train {recipe}" if recipe else "# (no recipe recorded)",
+        f"mlpot-eval models/{name}.ckpt {test.get('path', test['file'])}",
+        f"mlpot-card models/{name}.ckpt",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

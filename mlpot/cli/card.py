@@ -1,0 +1,80 @@
+"""``mlpot-card``: write the Markdown model card of a checkpoint.
+
+The card is generated, never typed: data provenance, split and training
+settings come from the checkpoint's metadata; test errors come from a fresh
+evaluation on the test file the run recorded (the same code as ``mlpot-eval``);
+latency and an optional MD check are measured on this machine.
+
+Examples
+--------
+::
+
+    mlpot-card models/ethanol-equivariant.ckpt             # writes models/ethanol-equivariant.md
+    mlpot-card models/ethanol-equivariant.ckpt --md-ps 2   # adds a 500 K Langevin bond check
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from mlpot.cards import calculator_latency, model_card
+from mlpot.cli.evaluate import evaluate_file
+from mlpot.data import read_frames
+from mlpot.model.io import read_checkpoint
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``mlpot-card``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="mlpot-card", description=__doc__.splitlines()[0].strip("`: ")
+    )
+    parser.add_argument("checkpoint")
+    parser.add_argument("-o", "--output", help="card path (default: CKPT with .md)")
+    parser.add_argument("--test", help="test file (default: the run's data.test)")
+    parser.add_argument("--recipe", help="training config to name in the card")
+    parser.add_argument("--md-ps", type=float, default=0.0, help="Langevin check (ps)")
+    parser.add_argument("--md-temperature", type=float, default=500.0, help="K")
+    parser.add_argument("--json", help="also write the measured figures as JSON")
+    args = parser.parse_args(argv)
+    try:
+        card, figures = _card(args)
+    except (OSError, ValueError) as error:
+        print(f"mlpot-card: error: {error}", file=sys.stderr)
+        return 1
+    output = Path(args.output or Path(args.checkpoint).with_suffix(".md"))
+    output.write_text(card)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"wrote {output}")
+    return 0
+
+
+def _card(args):
+    from mlpot.analysis.stability import langevin_bond_check
+    from mlpot.calculator import load_calculator
+
+    metadata = read_checkpoint(args.checkpoint)["metadata"]
+    test = args.test or (metadata.get("config", {}).get("data", {}) or {}).get("test")
+    if not test:
+        raise ValueError(
+            "the checkpoint records no test file; name one with --test FILE"
+        )
+    report = evaluate_file(args.checkpoint, test)
+    first = read_frames(test).to_atoms(0)
+    latency = {
+        dtype: calculator_latency(args.checkpoint, first, dtype)
+        for dtype in ("float64", "float32")
+    }
+    md_check = None
+    if args.md_ps > 0:
+        md_check = langevin_bond_check(
+            first,
+            load_calculator(args.checkpoint),
+            temperature_K=args.md_temperature,
+            duration_ps=args.md_ps,
+        )
+        md_check.update(temperature_K=args.md_temperature, duration_ps=args.md_ps)
+    card = model_card(args.checkpoint, report, latency, md_check, args.recipe)
+    return card, {"test": report, "latency_ms": latency, "md_check": md_check}
