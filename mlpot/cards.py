@@ -1,4 +1,4 @@
-"""Model cards: Markdown generated from a checkpoint's metadata and a fresh evaluation."""
+"""Model cards: Markdown made from a checkpoint's metadata and a fresh evaluation."""
 
 import platform
 import time
@@ -93,8 +93,9 @@ def model_card(
     lines = [
         f"# {name}",
         "",
-        f"A {payload['model_family']} mlpot potential for {train.get('name') or 'its molecule'}"
-        f", trained on {train.get('level_of_theory') or 'reference'} data. "
+        f"A {payload['model_family']} mlpot potential for "
+        f"{train.get('name') or 'its molecule'}, trained on "
+        f"{train.get('level_of_theory') or 'reference'} data. "
         "Energies in eV, forces in eV/Å.",
         "",
         "```python",

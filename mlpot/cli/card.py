@@ -9,8 +9,8 @@ Examples
 --------
 ::
 
-    mlpot-card models/ethanol-equivariant.ckpt             # writes models/ethanol-equivariant.md
-    mlpot-card models/ethanol-equivariant.ckpt --md-ps 2   # adds a 500 K Langevin bond check
+    mlpot-card models/ethanol-equivariant.ckpt           # models/ethanol-equivariant.md
+    mlpot-card models/ethanol-equivariant.ckpt --md-ps 2 # with a 500 K Langevin check
 """
 
 import argparse

@@ -18,6 +18,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from mlpot.cli.generate import add_generate_parser
 from mlpot.data import (
     DATASETS,
     Frames,
@@ -31,7 +32,6 @@ from mlpot.data import (
     split_indices,
     write_store,
 )
-from mlpot.cli.generate import add_generate_parser
 from mlpot.data.readers import LABEL_SETS
 
 
