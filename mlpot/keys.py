@@ -23,6 +23,10 @@ EDGE_SHIFT: Final[str] = (
     "edge_shift"  # (E, 3) float | integer cell shifts S of each edge
 )
 
+# Training batches split over data-parallel workers carry the size of the whole batch:
+TOTAL_STRUCTURES: Final[str] = "total_structures"  # () int64 | structures in the batch
+TOTAL_ATOMS: Final[str] = "total_atoms"  # () int64 | atoms in the whole batch
+
 # Targets and predictions use ASE's property names.
 ENERGY: Final[str] = "energy"  # (B,) float64 | eV
 ENERGIES: Final[str] = "energies"  # (N,) float | eV, per-atom energy

@@ -107,3 +107,7 @@ def _print_summary(best) -> None:
             f"{errors['forces_mae_meV_per_A']:.4g} meV/Å, "
             f"RMSE {errors['forces_rmse_meV_per_A']:.4g} meV/Å"
         )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,7 @@ import torch
 from mlpot import keys
 from mlpot.data import Frames
 from mlpot.graph import AtomicGraph, collate, from_arrays
+from mlpot.train.distributed import SINGLE_PROCESS, Workers
 
 
 def labelled_graphs(
@@ -62,7 +63,11 @@ def fixed_batches(graphs: Sequence[AtomicGraph], batch_size: int) -> List[Atomic
 
 
 def epoch_batches(
-    graphs: Sequence[AtomicGraph], batch_size: int, seed: int, epoch: int
+    graphs: Sequence[AtomicGraph],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    workers: Workers = SINGLE_PROCESS,
 ) -> List[AtomicGraph]:
     """Shuffled batches for one epoch, reproducible from ``seed`` and ``epoch``.
 
@@ -79,11 +84,31 @@ def epoch_batches(
         Run seed.
     epoch : int
         Zero-based epoch number.
+    workers : Workers
+        With several data-parallel workers, each batch holds this worker's
+        share of the structures and the size of the whole batch
+        (``total_structures``, ``total_atoms``), so that the losses of the
+        shares add up to the loss of the whole batch. A worker whose share of
+        a (last, small) batch is empty gets ``None`` for it.
 
     Returns
     -------
-    list of AtomicGraph
+    list of AtomicGraph (or None, see ``workers``)
     """
     generator = torch.Generator().manual_seed(seed + epoch)
     order = torch.randperm(len(graphs), generator=generator).tolist()
-    return fixed_batches([graphs[k] for k in order], batch_size)
+    shuffled = [graphs[k] for k in order]
+    if workers.world_size == 1:
+        return fixed_batches(shuffled, batch_size)
+    batches = []
+    for start in range(0, len(shuffled), batch_size):
+        whole = shuffled[start : start + batch_size]
+        share = workers.share(whole)
+        if not share:  # a last batch with fewer structures than workers
+            batches.append(None)
+            continue
+        batch = collate(share)
+        batch[keys.TOTAL_STRUCTURES] = torch.tensor(len(whole))
+        batch[keys.TOTAL_ATOMS] = torch.tensor(sum(len(g[keys.NUMBERS]) for g in whole))
+        batches.append(batch)
+    return batches

@@ -1,6 +1,6 @@
 """One epoch of training: optimisation steps on the batches, and the weight average."""
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 
@@ -9,6 +9,7 @@ from mlpot.graph import AtomicGraph
 from mlpot.model.base import Potential
 from mlpot.model.forces import energy_and_forces
 from mlpot.train.config import TrainConfig
+from mlpot.train.distributed import SINGLE_PROCESS, Workers
 from mlpot.train.ema import WeightAverage
 from mlpot.train.losses import weighted_loss
 from mlpot.train.metrics import ErrorAccumulator
@@ -20,6 +21,7 @@ def train_one_epoch(
     optimizer: torch.optim.Optimizer,
     batches: Sequence[AtomicGraph],
     settings: TrainConfig,
+    workers: Workers = SINGLE_PROCESS,
 ) -> Dict[str, float]:
     """One pass over the training batches, updating the weights and their average.
 
@@ -34,6 +36,10 @@ def train_one_epoch(
         Labelled batches, e.g. from :func:`mlpot.train.batches.epoch_batches`.
     settings : TrainConfig
         Loss weights and gradient clipping.
+    workers : Workers
+        Data-parallel workers: the batches are this worker's shares (see
+        :func:`mlpot.train.batches.epoch_batches`); gradients, losses and
+        errors are summed over all workers.
 
     Returns
     -------
@@ -44,48 +50,56 @@ def train_one_epoch(
     """
     model.train()
     errors = ErrorAccumulator()
-    total = 0.0
+    total = torch.zeros((), dtype=torch.float64)
     for batch in batches:
-        loss, out = train_step(model, optimizer, batch, settings)
+        loss, out = train_step(model, optimizer, batch, settings, workers)
         average.update(model)
         total += loss
-        errors.add(
-            out[keys.ENERGY],
-            batch[keys.ENERGY],
-            batch[keys.NUM_ATOMS],
-            out[keys.FORCES],
-            batch[keys.FORCES],
-        )
+        if batch is not None:
+            errors.add(
+                out[keys.ENERGY],
+                batch[keys.ENERGY],
+                batch[keys.NUM_ATOMS],
+                out[keys.FORCES],
+                batch[keys.FORCES],
+            )
     model.eval()
-    return {**errors.result(), "loss": total / len(batches)}
+    errors.sum_over(workers)
+    return {**errors.result(), "loss": float(workers.sum_(total)) / len(batches)}
 
 
 def train_step(
     model: Potential,
     optimizer: torch.optim.Optimizer,
-    batch: AtomicGraph,
+    batch: Optional[AtomicGraph],
     settings: TrainConfig,
+    workers: Workers = SINGLE_PROCESS,
 ):
-    """One optimisation step on ``batch``.
+    """One optimisation step on ``batch`` (this worker's share of it, or None).
 
     Returns
     -------
     loss : float
         The weighted loss before the step.
     prediction : dict
-        ``energy`` (B,) eV and ``forces`` (N, 3) eV/Å before the step, detached.
+        ``energy`` (B,) eV and ``forces`` (N, 3) eV/Å before the step, detached
+        (empty when ``batch`` is None).
     """
     optimizer.zero_grad(set_to_none=True)
-    out = energy_and_forces(model, batch, training=True)
-    loss = weighted_loss(
-        out,
-        batch,
-        settings.energy_weight,
-        settings.forces_weight,
-        float(model.energy_scale),
-    )
-    loss.backward()
+    loss, out = 0.0, {}
+    if batch is not None:  # None: this worker only adds up the others' gradients
+        out = energy_and_forces(model, batch, training=True)
+        weighted = weighted_loss(
+            out,
+            batch,
+            settings.energy_weight,
+            settings.forces_weight,
+            float(model.energy_scale),
+        )
+        weighted.backward()
+        loss, out = float(weighted.detach()), {k: v.detach() for k, v in out.items()}
+    workers.sum_gradients(model.parameters())
     if settings.grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
     optimizer.step()
-    return float(loss.detach()), {k: v.detach() for k, v in out.items()}
+    return loss, out

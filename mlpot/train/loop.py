@@ -40,6 +40,7 @@ from mlpot.train.batches import (
 from mlpot.train.config import RunConfig, TrainConfig
 from mlpot.train.config_files import CONFIG_FILE, write_config
 from mlpot.train.data import RunData, load_run_data
+from mlpot.train.distributed import Workers, start_workers, stop_workers
 from mlpot.train.ema import WeightAverage
 from mlpot.train.epoch import train_one_epoch
 from mlpot.train.evaluation import evaluate
@@ -78,8 +79,9 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: LRScheduler
     progress: Progress
-    table: MetricsTable
+    table: Optional[MetricsTable]
     metadata: Dict[str, Any]
+    workers: Workers
 
     @property
     def settings(self) -> TrainConfig:
@@ -109,16 +111,21 @@ def fit(
         ``train.monitor``, with data provenance, split and final validation
         (and test) errors in its metadata.
     """
+    workers = start_workers()
     run_dir = Path(config.output)
-    if not resume and (run_dir / CONFIG_FILE).exists():
+    exists = (run_dir / CONFIG_FILE).exists()
+    workers.barrier()
+    if not resume and exists:
         raise FileExistsError(
             f"'{run_dir}' already holds a run; continue it with "
             f"`mlpot-train --resume {run_dir}` or choose another output directory"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handler = open_log(run_dir / LOG_FILE)
+    handler = None
+    if workers.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handler = open_log(run_dir / LOG_FILE)
     try:
-        run = _start(config, run_dir, resume, command)
+        run = _start(config, run_dir, resume, command, workers)
         _train(run)
         return _finish(run)
     except KeyboardInterrupt:
@@ -128,10 +135,12 @@ def fit(
         LOGGER.error("stopped by an error: %s", error)
         raise
     finally:
-        close_log(handler)
+        if handler is not None:
+            close_log(handler)
+        stop_workers(workers)
 
 
-def _start(config: RunConfig, run_dir: Path, resume: bool, command) -> _Run:
+def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> _Run:
     settings = config.train
     dtype = DTYPES[settings.dtype]
     data = load_run_data(config.data, settings.seed)
@@ -140,7 +149,8 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command) -> _Run:
     train_graphs = labelled_graphs(data.train, r_max, dtype)
     model_config = _model_config(model_settings, data, train_graphs)
     config = _resolved(config, model_config, run_dir)
-    write_config(config, run_dir / CONFIG_FILE)
+    if workers.is_main:
+        write_config(config, run_dir / CONFIG_FILE)
 
     torch.manual_seed(settings.seed)
     model = build_model(model_config).to(dtype)
@@ -172,10 +182,11 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command) -> _Run:
         optimizer=optimizer,
         scheduler=scheduler,
         progress=progress,
-        table=MetricsTable(
-            run_dir / METRICS_FILE, progress.epoch if resuming else None
-        ),
+        table=MetricsTable(run_dir / METRICS_FILE, progress.epoch if resuming else None)
+        if workers.is_main
+        else None,
         metadata=run_metadata(config, data, model, command),
+        workers=workers,
     )
 
 
@@ -227,7 +238,7 @@ def _train(run: _Run) -> None:
         initial=min(run.progress.epoch, settings.max_epochs),
         unit="epoch",
         desc="mlpot-train",
-        disable=settings.quiet,
+        disable=settings.quiet or not run.workers.is_main,
         dynamic_ncols=True,
     )
     try:
@@ -268,9 +279,15 @@ def _epoch(run: _Run) -> Dict[str, float]:
     started = time.perf_counter()
     lr = run.optimizer.param_groups[0]["lr"]
     batches = epoch_batches(
-        run.train_graphs, settings.batch_size, settings.seed, progress.epoch
+        run.train_graphs,
+        settings.batch_size,
+        settings.seed,
+        progress.epoch,
+        run.workers,
     )
-    train = train_one_epoch(run.model, run.average, run.optimizer, batches, settings)
+    train = train_one_epoch(
+        run.model, run.average, run.optimizer, batches, settings, run.workers
+    )
     if not math.isfinite(train["loss"]):
         raise ValueError(
             f"training diverged in epoch {progress.epoch + 1} (the loss is "
@@ -287,9 +304,12 @@ def _epoch(run: _Run) -> Dict[str, float]:
         progress.epochs_without_improvement = 0
     else:
         progress.epochs_without_improvement += 1
-    seconds = time.perf_counter() - started
+    # All workers must agree on the time budget, so they take the slowest clock.
+    seconds = run.workers.max(time.perf_counter() - started)
     progress.elapsed_s += seconds
     row = _metrics_row(progress, lr, train, val, seconds)
+    if not run.workers.is_main:
+        return row
     run.table.append(row)
     metadata = _checkpoint_metadata(run, {"val": _reported(val)})
     if improved:
@@ -345,6 +365,8 @@ def _finish(run: _Run) -> Path:
     reason = stop_reason(run.progress, run.settings)
     dtype = DTYPES[run.settings.dtype]
     best_path = run.run_dir / BEST_CHECKPOINT
+    if not run.workers.is_main:
+        return best_path
     best = load_model(best_path, dtype=dtype)
     final = {"val": _final_errors(best, run, run.data.val)}
     if run.data.test is not None:

@@ -27,7 +27,9 @@ def weighted_loss(
         ``energy`` (B,) eV and ``forces`` (N, 3) eV/Å, from
         `mlpot.model.forces.energy_and_forces`.
     batch : AtomicGraph
-        With labels ``energy`` (B,) and ``forces`` (N, 3) and ``num_atoms`` (B,).
+        With labels ``energy`` (B,) and ``forces`` (N, 3) and ``num_atoms`` (B,);
+        for a worker's share of a batch also ``total_structures`` and
+        ``total_atoms``, the size of the whole batch the means are taken over.
     energy_weight, forces_weight : float
         Weights of the two terms.
     energy_scale : float
@@ -40,9 +42,12 @@ def weighted_loss(
     """
     per_atom = (prediction[keys.ENERGY] - batch[keys.ENERGY]) / batch[keys.NUM_ATOMS]
     forces = prediction[keys.FORCES].double() - batch[keys.FORCES]
+    # Means over the whole batch, also when this is one worker's share of it.
+    structures = batch.get(keys.TOTAL_STRUCTURES, per_atom.numel())
+    components = 3 * batch.get(keys.TOTAL_ATOMS, forces.shape[0])
     total = (
-        energy_weight * per_atom.square().mean()
-        + forces_weight * forces.square().mean()
+        energy_weight * per_atom.square().sum() / structures
+        + forces_weight * forces.square().sum() / components
     )
     return total / energy_scale**2
 

@@ -58,6 +58,15 @@ class ErrorAccumulator:
         self._structures += energy.numel()
         self._components += forces.numel()
 
+    def sum_over(self, workers) -> None:
+        """Add up the sums and counts of all data-parallel ``workers``."""
+        if workers.world_size == 1:
+            return
+        counts = torch.tensor([self._structures, self._components], dtype=torch.float64)
+        workers.sum_(self._sums)
+        workers.sum_(counts)
+        self._structures, self._components = int(counts[0]), int(counts[1])
+
     def result(self) -> Dict[str, float]:
         """MAE and RMSE of everything added, keys of `ERROR_NAMES`, in eV and eV/Å."""
         if not self._structures:

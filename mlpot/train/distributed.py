@@ -1,0 +1,93 @@
+"""Data-parallel training with torch.distributed: every worker holds the whole model.
+
+Each batch is split over the workers; each computes the loss of its share,
+normalised by the size of the whole batch, so that the sum of the workers'
+gradients (one all-reduce per step) is exactly the gradient a single process
+gets for the whole batch. Weights, optimiser, weight average, validation and
+every stopping decision are therefore the same on all workers, and only the
+first one writes files.
+
+Launch with ``torchrun --nproc_per_node N -m mlpot.cli.train CONFIG.yaml``
+(gloo on CPUs, NCCL on GPUs).
+"""
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Workers:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this worker writes files and logs."""
+        return self.rank == 0
+
+    def share(self, items):
+        """This worker's part of a sequence: every ``world_size``-th item."""
+        return items[self.rank :: self.world_size]
+
+    def barrier(self) -> None:
+        """Wait until every worker gets here."""
+        if self.world_size > 1:
+            dist.barrier()
+
+    def sum_(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Sum ``tensor`` over all workers, in place; returns it."""
+        if self.world_size > 1:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor
+
+    def max(self, value: float) -> float:
+        """The largest ``value`` over all workers."""
+        if self.world_size == 1:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return float(tensor)
+
+    def sum_gradients(self, parameters) -> None:
+        """Sum the gradients of ``parameters`` over all workers (one all-reduce)."""
+        if self.world_size == 1:
+            return
+        parameters = [p for p in parameters if p.requires_grad]
+        for p in parameters:  # every worker must send the same layout
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        grads = [p.grad for p in parameters]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        offset = 0
+        for grad in grads:
+            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+            offset += grad.numel()
+
+
+SINGLE_PROCESS = Workers()
+
+
+def start_workers() -> Workers:
+    """Join the process group ``torchrun`` describes in the environment, if any.
+
+    Returns a single worker when ``WORLD_SIZE`` is unset or 1.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return SINGLE_PROCESS
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return Workers(rank=dist.get_rank(), world_size=dist.get_world_size())
+
+
+def stop_workers(workers: Workers) -> None:
+    """Leave the process group started by :func:`start_workers`."""
+    if workers.world_size > 1 and dist.is_initialized():
+        dist.destroy_process_group()
