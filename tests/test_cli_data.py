@@ -69,7 +69,15 @@ def test_convert_and_append(tmp_path, capsys):
     second = tmp_path / "sgdml.h5"
     assert main(["convert", str(SGDML), str(second)]) == 0
     assert main(["convert", str(SGDML), str(second), "--append"]) == 1
-    assert "already in" in capsys.readouterr().err
+    assert "geometries of" in capsys.readouterr().err
+
+    rmd17 = tmp_path / "rmd17.h5"
+    rmd17_test = RMD17.with_name("rmd17_ethanol_test_01_subset.npz")
+    assert main(["convert", str(RMD17), str(rmd17)]) == 0
+    assert main(["convert", str(rmd17_test), str(rmd17), "--append"]) == 0
+    combined = read_store(rmd17)
+    assert len(combined) == len(read_frames(RMD17)) + len(read_frames(rmd17_test))
+    assert len(set(combined.frame_ids.tolist())) == len(combined)
     assert main(["info", str(second)]) == 0
     out = capsys.readouterr().out
     assert "converted from    ethanol_ccsd_t-train_subset.npz (sgdml)" in out

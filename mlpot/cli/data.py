@@ -14,6 +14,7 @@ Examples
 import argparse
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
@@ -28,11 +29,13 @@ from mlpot.data import (
     download,
     find_duplicates,
     read_frames,
+    read_store,
     save_split,
     split_indices,
     write_store,
 )
 from mlpot.data.readers import LABEL_SETS
+from mlpot.data.splits import geometry_keys
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -75,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("input")
     convert.add_argument("output", help="the HDF5 store to write (.h5)")
     convert.add_argument(
-        "--append", action="store_true", help="add the frames to an existing store"
+        "--append",
+        action="store_true",
+        help="add the frames to an existing store (numbered after its frames)",
     )
     _add_reader_options(convert)
     convert.set_defaults(run=_convert)
@@ -213,6 +218,16 @@ def _molecules(frames: Frames, name: Optional[str]) -> str:
 
 def _convert(args) -> None:
     frames = _read(args, args.input)
+    if args.append and Path(args.output).exists():
+        stored = read_store(args.output)
+        repeated = set(geometry_keys(stored)) & set(geometry_keys(frames))
+        if repeated:
+            raise ValueError(
+                f"{len(repeated)} geometries of {args.input} are already in "
+                f"{args.output}; append only new frames"
+            )
+        # Frames of another file are numbered after those in the store.
+        frames.frame_ids = frames.frame_ids + int(stored.frame_ids.max()) + 1
     (append_store if args.append else write_store)(args.output, frames)
     print(f"wrote {len(frames)} frames to {args.output}")
 
