@@ -1,0 +1,89 @@
+"""Molecular dynamics of ethanol with a shipped mlpot model, in plain ASE.
+
+Runs Langevin MD with the equivariant ethanol model, prints the energies as it
+goes and, at the end, the statistics of every kind of covalent bond.
+
+    python examples/md_ethanol.py                      # 1 ps at 300 K
+    python examples/md_ethanol.py --ps 5 --temperature 500 --trajectory md.traj
+"""
+
+import argparse
+
+import numpy as np
+from ase import units
+from ase.build import molecule
+from ase.constraints import FixCom
+from ase.io import Trajectory
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+from mlpot import load_calculator, pretrained
+from mlpot.analysis.geometry import bond_lengths, bonded_pairs, group_by_elements
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", help="checkpoint (default: shipped ethanol-equivariant)"
+    )
+    parser.add_argument("--ps", type=float, default=1.0, help="length in ps")
+    parser.add_argument("--temperature", type=float, default=300.0, help="K")
+    parser.add_argument("--timestep", type=float, default=0.5, help="fs")
+    parser.add_argument("--trajectory", help="write the frames to this .traj file")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = (
+        load_calculator(args.model) if args.model else pretrained("ethanol-equivariant")
+    )
+    atoms.set_constraint(FixCom())
+    rng = np.random.default_rng(args.seed)
+    thermalize_momenta(atoms, temperature_K=args.temperature, rng=rng)
+    Stationary(atoms)
+    dynamics = Langevin(
+        atoms,
+        timestep=args.timestep * units.fs,
+        temperature_K=args.temperature,
+        friction=0.01 / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
+    pairs = bonded_pairs(atoms)
+    frames = []
+    steps = int(round(args.ps * 1000 / args.timestep))
+    report_every = max(1, int(round(100 / args.timestep)))  # every 100 fs
+
+    def report():
+        frames.append(atoms.positions.copy())
+        if dynamics.nsteps % report_every == 0:
+            epot = atoms.get_potential_energy()
+            ekin = atoms.get_kinetic_energy()
+            print(
+                f"{dynamics.nsteps * args.timestep / 1000:8.2f} {epot:14.4f} "
+                f"{ekin:10.4f} {epot + ekin:14.4f} {atoms.get_temperature():8.1f}"
+            )
+
+    print(
+        f"{'t (ps)':>8} {'E_pot (eV)':>14} {'E_kin (eV)':>10} {'E_tot (eV)':>14} {'T (K)':>8}"
+    )
+    dynamics.attach(report, interval=1)
+    if args.trajectory:
+        dynamics.attach(Trajectory(args.trajectory, "w", atoms).write, interval=10)
+    dynamics.run(steps)
+
+    lengths = group_by_elements(
+        bond_lengths(np.array(frames), pairs), pairs, atoms.numbers
+    )
+    print(f"\nbond statistics over {args.ps:g} ps at {args.temperature:g} K (Å):")
+    print(f"{'bond':>6} {'count':>5} {'mean':>7} {'std':>7} {'min':>7} {'max':>7}")
+    counts = group_by_elements(np.ones(len(pairs)), pairs, atoms.numbers)
+    for name, values in lengths.items():
+        print(
+            f"{name:>6} {len(counts[name]):5d} {values.mean():7.3f} {values.std():7.3f} "
+            f"{values.min():7.3f} {values.max():7.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

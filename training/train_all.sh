@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Train, or continue, every shipped model; then ship each (models/NAME.ckpt + card).
+# Each recipe has a total time budget (train.max_time), so running this again after
+# an interruption picks up where it stopped.
+#   training/train_all.sh                       # all shipped models
+#   training/train_all.sh ethanol-equivariant   # one of them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  names=(ethanol-equivariant ethanol-invariant toluene-equivariant toluene-invariant
+         aspirin-equivariant aspirin-invariant)
+fi
+for name in "${names[@]}"; do
+  if [ -f "runs/$name/config.yaml" ]; then
+    mlpot-train --resume "runs/$name" --quiet
+  else
+    mlpot-train "training/$name.yaml" --quiet
+  fi
+  training/ship.sh "$name"
+done
