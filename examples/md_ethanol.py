@@ -64,9 +64,9 @@ def main():
                 f"{ekin:10.4f} {epot + ekin:14.4f} {atoms.get_temperature():8.1f}"
             )
 
-    print(
-        f"{'t (ps)':>8} {'E_pot (eV)':>14} {'E_kin (eV)':>10} {'E_tot (eV)':>14} {'T (K)':>8}"
-    )
+    header = ("t (ps)", "E_pot (eV)", "E_kin (eV)", "E_tot (eV)", "T (K)")
+    widths = (8, 14, 10, 14, 8)
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     dynamics.attach(report, interval=1)
     if args.trajectory:
         dynamics.attach(Trajectory(args.trajectory, "w", atoms).write, interval=10)
@@ -80,8 +80,8 @@ def main():
     counts = group_by_elements(np.ones(len(pairs)), pairs, atoms.numbers)
     for name, values in lengths.items():
         print(
-            f"{name:>6} {len(counts[name]):5d} {values.mean():7.3f} {values.std():7.3f} "
-            f"{values.min():7.3f} {values.max():7.3f}"
+            f"{name:>6} {len(counts[name]):5d} {values.mean():7.3f} "
+            f"{values.std():7.3f} {values.min():7.3f} {values.max():7.3f}"
         )
 
 
