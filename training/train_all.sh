@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Train, or continue, every shipped model; then ship each (models/NAME.ckpt + card).
+# The ethane recipes read data made by training/ethane-data.sh (run it first).
 # Each recipe has a total time budget (train.max_time), so running this again after
 # an interruption picks up where it stopped.
 #   training/train_all.sh                       # all shipped models
@@ -8,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(ethanol-equivariant ethanol-invariant toluene-equivariant toluene-invariant
-         aspirin-equivariant aspirin-invariant)
+  names=(ethanol-equivariant ethanol-invariant ethane-equivariant ethane-invariant
+         toluene-equivariant toluene-invariant aspirin-equivariant aspirin-invariant)
 fi
 for name in "${names[@]}"; do
   if [ -f "runs/$name/config.yaml" ]; then
