@@ -8,3 +8,4 @@ cp "runs/$name/best.ckpt" "models/$name.ckpt.tmp" && mv "models/$name.ckpt.tmp" 
 md=()
 [[ $name == *-equivariant ]] && md=(--md-ps 2)
 mlpot-card "models/$name.ckpt" --recipe "training/$name.yaml" "${md[@]}" --json "models/$name.json"
+python training/models_table.py
