@@ -97,35 +97,9 @@ def systems(data_dir):
 
 def calculator_latency(model, atoms, dtype, repeats):
     from mlpot import MLPotCalculator
+    from mlpot.timing import force_call_latency
 
-    calc = MLPotCalculator(model, dtype=dtype)
-    atoms = atoms.copy()
-    atoms.calc = calc
-    inside = []
-    evaluate = calc._evaluate
-
-    def timed_evaluate(*args, **kwargs):
-        start = time.perf_counter()
-        out = evaluate(*args, **kwargs)
-        inside.append(time.perf_counter() - start)
-        return out
-
-    calc._evaluate = timed_evaluate
-    rng = np.random.default_rng(0)
-    total = []
-    for step in range(repeats + 3):
-        atoms.positions += rng.normal(scale=0.002, size=atoms.positions.shape)
-        start = time.perf_counter()
-        atoms.get_forces()
-        if step >= 3:  # warm-up calls excluded
-            total.append(time.perf_counter() - start)
-    inside = np.array(inside[3:])
-    total = np.array(total)
-    return {
-        "atoms": len(atoms),
-        "median_ms": 1e3 * float(np.median(total)),
-        "outside_model_share": float(np.median((total - inside) / total)),
-    }
+    return force_call_latency(MLPotCalculator(model, dtype=dtype), atoms, repeats)
 
 
 def training_throughput(model, frames, batch_size, dtype, steps):

@@ -1,14 +1,13 @@
 """Model cards: Markdown made from a checkpoint's metadata and a fresh evaluation."""
 
 import platform
-import time
 from pathlib import Path
 from typing import Dict, Optional
 
-import numpy as np
 import torch
 
 from mlpot.model.io import read_checkpoint
+from mlpot.timing import force_call_latency
 
 _ERROR_ROWS = (
     ("energy", "energy", "meV", "kcal/mol"),
@@ -21,17 +20,8 @@ def calculator_latency(checkpoint, atoms, dtype="float64", repeats=20) -> float:
     """Median wall time in ms of ``atoms.get_forces()`` after small moves, as in MD."""
     from mlpot.calculator import load_calculator
 
-    atoms = atoms.copy()
-    atoms.calc = load_calculator(checkpoint, dtype=dtype)
-    rng = np.random.default_rng(0)
-    times = []
-    for step in range(repeats + 3):
-        atoms.positions += rng.normal(scale=0.002, size=atoms.positions.shape)
-        start = time.perf_counter()
-        atoms.get_forces()
-        if step >= 3:
-            times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+    calculator = load_calculator(checkpoint, dtype=dtype)
+    return force_call_latency(calculator, atoms, repeats)["median_ms"]
 
 
 def _error_table(metrics: Dict[str, float]) -> str:
