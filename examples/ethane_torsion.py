@@ -47,7 +47,7 @@ from mlpot.analysis import (
     profile_summary,
     relaxed_scan,
 )
-from mlpot.data.generate import reference_method
+from mlpot.data.reference import reference_method
 
 TEMPERATURE_K = 300.0
 TIMESTEP_FS = 0.5

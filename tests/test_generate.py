@@ -11,12 +11,8 @@ from mlpot.analysis.geometry import bond_lengths, bonded_pairs, dihedral_angles
 from mlpot.analysis.torsion import ethane_torsion_quadruples
 from mlpot.cli.generate import add_generate_parser
 from mlpot.data import read_store
-from mlpot.data.generate import (
-    LangevinSampler,
-    TorsionSampler,
-    generate,
-    reference_method,
-)
+from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
+from mlpot.data.reference import reference_method
 
 MD = dict(temperature_K=500.0, timestep_fs=0.5, interval=3)
 

@@ -18,12 +18,8 @@ from ase.build import molecule
 from ase.io import read
 
 from mlpot.analysis.torsion import ethane_torsion_quadruples, torsion_quadruple
-from mlpot.data.generate import (
-    LangevinSampler,
-    TorsionSampler,
-    generate,
-    reference_method,
-)
+from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
+from mlpot.data.reference import reference_method
 
 
 def add_generate_parser(subparsers) -> argparse.ArgumentParser:
