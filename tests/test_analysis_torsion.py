@@ -13,6 +13,7 @@ from mlpot.analysis.geometry import (
     bonded_pairs,
     dihedral_angles,
 )
+from mlpot.analysis.scan import profile_summary, relaxed_scan, rigid_scan, set_torsion
 from mlpot.analysis.torsion import (
     KCAL_PER_MOL,
     basin_populations,
@@ -20,11 +21,7 @@ from mlpot.analysis.torsion import (
     ethane_torsion_quadruples,
     fold_angles,
     free_energy_profile,
-    profile_summary,
-    relaxed_scan,
-    rigid_scan,
     rotating_group,
-    set_torsion,
     torsion_coordinate,
     torsion_quadruple,
 )

@@ -8,21 +8,23 @@ from mlpot.analysis.geometry import (
     dihedral_angles,
     group_by_elements,
 )
-from mlpot.analysis.torsion import (
-    KCAL_PER_MOL,
+from mlpot.analysis.scan import (
     ProfileSummary,
     TorsionScan,
+    profile_summary,
+    relaxed_scan,
+    rigid_scan,
+    set_torsion,
+)
+from mlpot.analysis.torsion import (
+    KCAL_PER_MOL,
     basin_populations,
     ethane_torsion,
     ethane_torsion_quadruples,
     fold_angles,
     free_energy_profile,
     nearest_basin,
-    profile_summary,
-    relaxed_scan,
-    rigid_scan,
     rotating_group,
-    set_torsion,
     torsion_coordinate,
     torsion_quadruple,
 )

@@ -34,7 +34,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
 
 from mlpot import __version__
-from mlpot.analysis.torsion import relaxed_scan, set_torsion
+from mlpot.analysis.scan import relaxed_scan, set_torsion
 from mlpot.data.files import PathLike
 from mlpot.data.frames import Frames
 from mlpot.data.reference import ReferenceMethod, reference_method
