@@ -78,6 +78,12 @@ class Potential(nn.Module):
         """Raise :class:`UnknownSpeciesError` for elements the model does not know."""
         numbers = np.asarray(numbers)
         known = np.asarray(self.config.species)
+        is_known = np.zeros(119, dtype=bool)
+        is_known[known] = True
+        if numbers.size == 0 or (
+            numbers.min() >= 0 and numbers.max() < 119 and is_known[numbers].all()
+        ):
+            return
         unknown = np.setdiff1d(np.unique(numbers), known)
         if len(unknown):
             names = ", ".join(
