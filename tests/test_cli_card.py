@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from mlpot.cli.card import main as card_main
-from mlpot.cli.evaluate import evaluate_file
 from mlpot.cli.train import main as train_main
 from mlpot.data.files import sha256sum
+from mlpot.train.report import evaluate_file
 
 DATA = Path(__file__).parent / "data"
 

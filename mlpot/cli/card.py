@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import List, Optional
 
 from mlpot.cards import calculator_latency, model_card
-from mlpot.cli.evaluate import evaluate_file
 from mlpot.data import read_frames
 from mlpot.model.io import read_checkpoint
+from mlpot.train.report import evaluate_file
 
 
 def main(argv: Optional[List[str]] = None) -> int:
