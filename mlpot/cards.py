@@ -60,7 +60,7 @@ def model_card(
     checkpoint : str or Path
         The shipped checkpoint.
     test_report : dict
-        From :func:`mlpot.cli.evaluate.evaluate_file` on the test file.
+        From :func:`mlpot.train.report.evaluate_file` on the test file.
     latency_ms : dict, optional
         Calculator latency per dtype, from :func:`calculator_latency`.
     md_check : dict, optional
