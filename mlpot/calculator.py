@@ -196,6 +196,8 @@ class InvariantCalculator(MLPotCalculator):
 CALCULATOR_FOR_FAMILY = {
     "equivariant": EquivCalculator,
     "invariant": InvariantCalculator,
+    # The non-equivariant contrast model has no named calculator of its own.
+    "cartesian": MLPotCalculator,
 }
 
 

@@ -15,6 +15,11 @@ SMALL_CONFIGS = {
         name="invariant", interaction="gcn", num_features=16, num_layers=2
     ),
 }
+# Models that break a symmetry on purpose: built by make_model, but kept out of
+# the parametrised contract (tests/test_model_cartesian.py runs the rest of it).
+CONTRAST_CONFIGS = {
+    "cartesian": dict(name="cartesian", num_features=16, num_layers=2),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +31,10 @@ def set_random_seeds():
 def make_model(kind, species=(1, 6, 8), r_max=4.0, dtype=torch.float64, **overrides):
     """A randomly initialised small model with non-trivial normalisation."""
     settings = dict(
-        SMALL_CONFIGS[kind], species=list(species), r_max=r_max, num_basis=6
+        {**SMALL_CONFIGS, **CONTRAST_CONFIGS}[kind],
+        species=list(species),
+        r_max=r_max,
+        num_basis=6,
     )
     settings.update(overrides)
     model = build_model(ModelConfig(**settings))

@@ -1,6 +1,7 @@
 """The potentials, the function that makes forces, and checkpoints."""
 
 from mlpot.model.base import Potential, UnknownSpeciesError
+from mlpot.model.cartesian import CartesianPotential
 from mlpot.model.config import ModelConfig
 from mlpot.model.equivariant import EquivariantPotential
 from mlpot.model.invariant import InvariantPotential
@@ -8,6 +9,7 @@ from mlpot.model.invariant import InvariantPotential
 MODEL_FAMILIES = {
     "equivariant": EquivariantPotential,
     "invariant": InvariantPotential,
+    "cartesian": CartesianPotential,
 }
 
 
@@ -18,6 +20,7 @@ def build_model(config: ModelConfig) -> Potential:
 
 __all__ = [
     "MODEL_FAMILIES",
+    "CartesianPotential",
     "EquivariantPotential",
     "InvariantPotential",
     "ModelConfig",

@@ -4,7 +4,7 @@ import difflib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, List
 
-MODEL_NAMES = ("equivariant", "invariant")
+MODEL_NAMES = ("equivariant", "invariant", "cartesian")
 INVARIANT_INTERACTIONS = ("cfconv", "gcn")
 
 
@@ -21,7 +21,8 @@ class ModelConfig:
     Attributes
     ----------
     name : str
-        Model family: ``"equivariant"`` or ``"invariant"``.
+        Model family: ``"equivariant"``, ``"invariant"`` or ``"cartesian"``
+        (the non-equivariant contrast, see `mlpot.model.cartesian`).
     species : list of int
         Atomic numbers the model knows, in the order of its species index.
     r_max : float
@@ -44,7 +45,8 @@ class ModelConfig:
         Hidden width of the per-atom energy readout.
     interaction : str
         Invariant model only: ``"cfconv"`` (SchNet continuous filters) or
-        ``"gcn"`` (plain distance-weighted graph convolution).
+        ``"gcn"`` (plain distance-weighted graph convolution). The cartesian
+        model always uses continuous filters.
     """
 
     name: str = "equivariant"
@@ -100,6 +102,11 @@ class ModelConfig:
             raise ValueError(
                 f"unknown interaction '{self.interaction}'; choose one of "
                 f"{INVARIANT_INTERACTIONS}"
+            )
+        if self.name == "cartesian" and self.interaction != "cfconv":
+            raise ValueError(
+                "the cartesian model feeds edge vectors to continuous filters; "
+                f"interaction must be 'cfconv', got '{self.interaction}'"
             )
 
     def to_dict(self) -> Dict[str, Any]:

@@ -68,11 +68,14 @@ def epoch_batches(
     seed: int,
     epoch: int,
     workers: Workers = SINGLE_PROCESS,
+    augment_rotations: bool = False,
 ) -> List[AtomicGraph]:
     """Shuffled batches for one epoch, reproducible from ``seed`` and ``epoch``.
 
     The permutation comes from a ``torch.Generator`` seeded with
-    ``seed + epoch``, so a resumed run shuffles exactly as an uninterrupted one.
+    ``seed + epoch``, so a resumed run shuffles exactly as an uninterrupted one;
+    the random rotations of ``augment_rotations`` are drawn from the same
+    generator after the permutation.
 
     Parameters
     ----------
@@ -90,6 +93,10 @@ def epoch_batches(
         (``total_structures``, ``total_atoms``), so that the losses of the
         shares add up to the loss of the whole batch. A worker whose share of
         a (last, small) batch is empty gets ``None`` for it.
+    augment_rotations : bool
+        Turn every structure by its own random orthogonal matrix (see
+        :func:`random_orthogonal_matrices`), positions, cell and force labels
+        alike, before batching.
 
     Returns
     -------
@@ -98,6 +105,11 @@ def epoch_batches(
     generator = torch.Generator().manual_seed(seed + epoch)
     order = torch.randperm(len(graphs), generator=generator).tolist()
     shuffled = [graphs[k] for k in order]
+    if augment_rotations:
+        rotations = random_orthogonal_matrices(len(shuffled), generator)
+        shuffled = [
+            rotated_graph(g, q) for g, q in zip(shuffled, rotations, strict=True)
+        ]
     if workers.world_size == 1:
         return fixed_batches(shuffled, batch_size)
     batches = []
@@ -112,3 +124,50 @@ def epoch_batches(
         batch[keys.TOTAL_ATOMS] = torch.tensor(sum(len(g[keys.NUMBERS]) for g in whole))
         batches.append(batch)
     return batches
+
+
+def random_orthogonal_matrices(count: int, generator: torch.Generator) -> torch.Tensor:
+    """Random orthogonal matrices, uniform (Haar) on O(3).
+
+    Half of them, on average, are improper (a rotation times an inversion).
+    Made by the QR decomposition of Gaussian matrices, with the signs fixed
+    so that the distribution is uniform.
+
+    Parameters
+    ----------
+    count : int
+        Number of matrices.
+    generator : torch.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    Tensor, shape (count, 3, 3), float64
+        Orthogonal matrices Q; a row vector x turns into ``x @ Q.T``.
+    """
+    gaussian = torch.randn(count, 3, 3, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(gaussian)
+    return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+
+
+def rotated_graph(graph: AtomicGraph, rotation: torch.Tensor) -> AtomicGraph:
+    """A copy of ``graph`` with positions, cell and forces turned by ``rotation``.
+
+    Parameters
+    ----------
+    graph : AtomicGraph
+        One labelled structure; the energy label is left as it is, and the
+        edges and their integer cell shifts stay valid.
+    rotation : Tensor, shape (3, 3)
+        Orthogonal matrix Q; row vectors x become ``x @ Q.T``.
+
+    Returns
+    -------
+    AtomicGraph
+    """
+    turned = dict(graph)
+    for key in (keys.POSITIONS, keys.FORCES, keys.CELL):
+        if key in graph:
+            value = graph[key]
+            turned[key] = (value.double() @ rotation.T).to(value.dtype)
+    return turned

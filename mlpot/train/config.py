@@ -114,6 +114,11 @@ class TrainConfig:
         Validation quantity that picks the best checkpoint and drives the
         plateau schedule and early stopping: ``"forces_mae"``,
         ``"energy_mae"`` or ``"loss"`` (the weighted loss).
+    augment_rotations : bool
+        Turn every training structure, with its force labels, by a random
+        rotation (times an inversion half of the time) each epoch, reproducibly
+        from ``seed`` and the epoch; for models that are not equivariant by
+        construction.
     quiet : bool
         No progress bar.
     """
@@ -136,6 +141,7 @@ class TrainConfig:
     grad_clip: Optional[float] = 10.0
     early_stopping_patience: Optional[int] = 50
     monitor: str = "forces_mae"
+    augment_rotations: bool = False
     quiet: bool = False
 
     def __post_init__(self):

@@ -284,6 +284,7 @@ def _epoch(run: _Run) -> Dict[str, float]:
         settings.seed,
         progress.epoch,
         run.workers,
+        augment_rotations=settings.augment_rotations,
     )
     train = train_one_epoch(
         run.model, run.average, run.optimizer, batches, settings, run.workers
