@@ -1,4 +1,4 @@
-"""Analysis tools: symmetry checks, geometry, torsions, latent spaces."""
+"""Analysis: symmetry, geometry, torsions, latent spaces, probes, learning curves."""
 
 from mlpot.analysis.geometry import (
     angle_triples,
@@ -8,6 +8,9 @@ from mlpot.analysis.geometry import (
     dihedral_angles,
     group_by_elements,
 )
+from mlpot.analysis.latent import project, structure_features
+from mlpot.analysis.learning import energy_split, fit_power_law
+from mlpot.analysis.probes import held_out_split, knn_r2, linear_probe_r2
 from mlpot.analysis.scan import (
     ProfileSummary,
     TorsionScan,
@@ -28,6 +31,7 @@ from mlpot.analysis.torsion import (
     torsion_coordinate,
     torsion_quadruple,
 )
+from mlpot.analysis.variables import folded_torsion, geometry_variables
 
 __all__ = [
     "KCAL_PER_MOL",
@@ -39,17 +43,26 @@ __all__ = [
     "bond_lengths",
     "bonded_pairs",
     "dihedral_angles",
+    "energy_split",
     "ethane_torsion",
     "ethane_torsion_quadruples",
+    "fit_power_law",
     "fold_angles",
+    "folded_torsion",
     "free_energy_profile",
+    "geometry_variables",
     "group_by_elements",
+    "held_out_split",
+    "knn_r2",
+    "linear_probe_r2",
     "nearest_basin",
     "profile_summary",
+    "project",
     "relaxed_scan",
     "rigid_scan",
     "rotating_group",
     "set_torsion",
+    "structure_features",
     "torsion_coordinate",
     "torsion_quadruple",
 ]
