@@ -1,0 +1,85 @@
+"""``mlpot-study``: the equivariant-vs-invariant study from one config.
+
+Examples
+--------
+::
+
+    mlpot-study examples/study/small.yaml --output studies/small
+    mlpot-study examples/study/full.yaml      # continue it the same way
+"""
+
+import argparse
+import json
+import logging
+import sys
+from typing import List, Optional
+
+from mlpot.study import load_study_config, run_study
+from mlpot.study.report import findings
+from mlpot.study.run import RESULTS_FILE
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``mlpot-study``; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 1 on an error in the config or data, 130 when interrupted.
+    """
+    args = _parser().parse_args(argv)
+    logger = logging.getLogger("mlpot.study")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if not args.quiet else logging.WARNING)
+    try:
+        config = load_study_config(args.config)
+        report = run_study(config, args.output)
+    except (ValueError, OSError) as error:
+        print(f"mlpot-study: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\nmlpot-study: interrupted; run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        logger.removeHandler(handler)
+    print(f"report: {report}")
+    if not args.quiet:
+        results = json.loads((report.parent / RESULTS_FILE).read_text())
+        print("\n".join(["", "Findings:", *findings(results)]))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlpot-study",
+        description="Equivariant vs invariant potentials: learning curves, "
+        "high-energy generalisation, latent geometry and symmetry, written to "
+        "a folder of figures and a Markdown report. Rerun the same command to "
+        "continue an interrupted study.",
+    )
+    parser.add_argument(
+        "config", help="study config (YAML), e.g. examples/study/small.yaml"
+    )
+    parser.add_argument(
+        "--output",
+        metavar="DIR",
+        help="study folder (default: the config's output)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="print only the report's path"
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

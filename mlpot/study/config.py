@@ -1,0 +1,384 @@
+"""The study config: what to train, how long, and what to measure (one YAML file).
+
+Sections (every key is checked; unknown ones are refused with a hint)::
+
+    output: studies/NAME         folder of the results (relative to the
+                                 current directory); --output overrides it
+    molecules:                   name -> data files (paths relative to the
+      ethanol:                   config file's folder); names from
+        train: FILE              mlpot.analysis.variables.MOLECULES
+        test: FILE
+        energy_unit: kcal/mol    optional, as in mlpot-train's data section
+    families:                    per model family:
+      equivariant:
+        model: {...}             ModelConfig settings (name, species and
+                                 avg_num_neighbors are set by the study)
+        train: {...}             optional TrainConfig settings of this family
+      invariant: {...}           (e.g. its learning rate), over the shared ones
+      cartesian: {...}
+    train: {...}                 TrainConfig settings of every run (seed,
+                                 augment_rotations and quiet are set per run)
+    data_efficiency: sizes, seeds, n_val
+    generalisation: fraction, n_train, n_val
+    latent: n_train, n_frames, test_fraction, neighbours, perplexity
+    symmetry: n_train, trials, md_temperature_K, md_duration_ps, md_timestep_fs
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from mlpot.analysis.variables import MOLECULES
+from mlpot.model.config import closest_key_hint
+from mlpot.train.config import RunConfig, _typed
+
+FAMILIES = ("equivariant", "invariant", "cartesian")
+# Train settings the study sets itself for each run.
+PER_RUN_TRAIN_KEYS = ("seed", "augment_rotations", "quiet")
+
+
+@dataclass
+class MoleculeData:
+    """Data files of one molecule (absolute paths once loaded).
+
+    Attributes
+    ----------
+    train : str
+        Training file; training, validation and the out-of-distribution
+        frames are cut from it.
+    test : str
+        Test file: the in-distribution test and the latent-space frames.
+    energy_unit : str, optional
+        Energy unit of both files, as for ``mlpot-train``.
+    """
+
+    train: str
+    test: str
+    energy_unit: Optional[str] = None
+
+
+@dataclass
+class Family:
+    """Settings of one model family.
+
+    Attributes
+    ----------
+    model : dict
+        `mlpot.model.ModelConfig` settings; ``name`` is the family.
+    train : dict
+        `mlpot.train.TrainConfig` settings that replace the study's shared
+        ``train`` settings for this family's runs.
+    """
+
+    model: Dict[str, Any] = field(default_factory=dict)
+    train: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataEfficiency:
+    """Learning curves: one run per family, training-set size and seed.
+
+    Attributes
+    ----------
+    sizes : list of int
+        Training frames per run (at least two different sizes).
+    seeds : list of int
+        Seeds of the split and the initialisation; each point is averaged over them.
+    n_val : int
+        Validation frames of every run, the same for all sizes.
+    """
+
+    sizes: List[int] = field(default_factory=lambda: [50, 100, 250, 500, 950])
+    seeds: List[int] = field(default_factory=lambda: [0])
+    n_val: int = 50
+
+    def __post_init__(self):
+        sizes, seeds = self.sizes, self.seeds
+        valid = len(set(sizes)) >= 2 and min(sizes) >= 1
+        _require(valid, "data_efficiency.sizes", "2+ different sizes >= 1", sizes)
+        _require(len(seeds) >= 1, "data_efficiency.seeds", "a list of seeds", seeds)
+        _require(self.n_val >= 1, "data_efficiency.n_val", "at least 1", self.n_val)
+
+
+@dataclass
+class Generalisation:
+    """Out-of-distribution test: train on the lowest energies, test on the rest.
+
+    Attributes
+    ----------
+    fraction : float
+        Fraction of the training file's frames, lowest in energy, that the
+        run may train and validate on; the others are the OOD test.
+    n_train, n_val : int
+        Training and validation frames drawn from the low-energy part.
+    """
+
+    fraction: float = 0.8
+    n_train: int = 500
+    n_val: int = 50
+
+    def __post_init__(self):
+        for name, valid, requirement in (
+            ("fraction", 0 < self.fraction < 1, "in (0, 1)"),
+            ("n_train", self.n_train >= 1, "at least 1"),
+            ("n_val", self.n_val >= 1, "at least 1"),
+        ):
+            _require(valid, f"generalisation.{name}", requirement, getattr(self, name))
+
+
+@dataclass
+class Latent:
+    """Latent geometry of the learning-curve models of one size (first seed).
+
+    Attributes
+    ----------
+    n_train : int
+        Training-set size of the analysed models (one of the curve sizes).
+    n_frames : int, optional
+        Frames of the test file embedded (the first ones); ``None``: all.
+    test_fraction : float
+        Fraction of those frames held out to score the probes.
+    neighbours : int
+        k of the k-nearest-neighbour probe on the 2-D projections.
+    perplexity : float
+        t-SNE perplexity.
+    """
+
+    n_train: int = 950
+    n_frames: Optional[int] = 1000
+    test_fraction: float = 0.5
+    neighbours: int = 10
+    perplexity: float = 30.0
+
+    def __post_init__(self):
+        for name, valid, requirement in (
+            ("n_frames", self.n_frames is None or self.n_frames >= 8, "null or >= 8"),
+            ("test_fraction", 0 < self.test_fraction < 1, "in (0, 1)"),
+            ("neighbours", self.neighbours >= 1, "at least 1"),
+            ("perplexity", self.perplexity > 0, "positive"),
+        ):
+            _require(valid, f"latent.{name}", requirement, getattr(self, name))
+
+
+@dataclass
+class Symmetry:
+    """Equivariance errors, and the cartesian contrast models trained for them.
+
+    Attributes
+    ----------
+    n_train : int
+        Training frames of the cartesian runs (with and without rotation
+        augmentation); the equivariant and invariant models compared are
+        the learning-curve runs of this size (first seed).
+    trials : int
+        Random rotations, each tried proper and improper.
+    md_temperature_K, md_duration_ps, md_timestep_fs : float
+        Langevin MD of the stability check (K, ps, fs).
+    """
+
+    n_train: int = 950
+    trials: int = 10
+    md_temperature_K: float = 500.0
+    md_duration_ps: float = 2.0
+    md_timestep_fs: float = 0.5
+
+    def __post_init__(self):
+        _require(self.trials >= 1, "symmetry.trials", "at least 1", self.trials)
+        for name in ("md_temperature_K", "md_duration_ps", "md_timestep_fs"):
+            value = getattr(self, name)
+            _require(value > 0, f"symmetry.{name}", "positive", value)
+
+
+@dataclass
+class StudyConfig:
+    """Everything that defines a study (see the module notes for the YAML)."""
+
+    molecules: Dict[str, MoleculeData]
+    families: Dict[str, Family]
+    train: Dict[str, Any] = field(default_factory=dict)
+    data_efficiency: DataEfficiency = field(default_factory=DataEfficiency)
+    generalisation: Generalisation = field(default_factory=Generalisation)
+    latent: Latent = field(default_factory=Latent)
+    symmetry: Symmetry = field(default_factory=Symmetry)
+    output: str = "studies/study"
+
+    def __post_init__(self):
+        sizes = self.data_efficiency.sizes
+        for section in ("latent", "symmetry"):
+            n_train = getattr(self, section).n_train
+            if n_train not in sizes:
+                raise ValueError(
+                    f"{section}.n_train is {n_train}, but the learning-curve "
+                    f"models it analyses are trained on data_efficiency.sizes "
+                    f"{sizes}; choose one of them"
+                )
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain nested dict (YAML- and JSON-able)."""
+        return asdict(self)
+
+
+SECTIONS = {
+    "data_efficiency": DataEfficiency,
+    "generalisation": Generalisation,
+    "latent": Latent,
+    "symmetry": Symmetry,
+}
+TOP_LEVEL_KEYS = ("output", "molecules", "families", "train", *SECTIONS)
+
+
+def load_study_config(path) -> StudyConfig:
+    """Read a study config from YAML; data paths become absolute.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file; relative data paths in it are taken from its folder.
+
+    Returns
+    -------
+    StudyConfig
+    """
+    path = Path(path)
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: a study config is a mapping of sections")
+    return study_config_from_dict(values, base=path.parent)
+
+
+def study_config_from_dict(values: Dict[str, Any], base=".") -> StudyConfig:
+    """Build and check a `StudyConfig` from a nested dict.
+
+    Parameters
+    ----------
+    values : dict
+        Sections as in the YAML file.
+    base : str or Path
+        Folder that relative data paths are taken from.
+
+    Returns
+    -------
+    StudyConfig
+    """
+    _check_keys(values, TOP_LEVEL_KEYS, "")
+    molecules = {
+        name: _molecule(name, settings, Path(base))
+        for name, settings in _mapping(values, "molecules").items()
+    }
+    if not molecules:
+        raise ValueError("molecules is empty; name at least one molecule and its files")
+    families = _mapping(values, "families")
+    _check_keys(families, FAMILIES, "families.")
+    missing = sorted(set(FAMILIES) - set(families))
+    if missing:
+        raise ValueError(
+            f"families lacks {missing}; give the model settings of all of {FAMILIES}"
+        )
+    train = _train_settings(values.get("train"), "train")
+    RunConfig.from_dict({"data": {"train": "-"}, "train": train})
+    families = {
+        family: _family(family, settings, train)
+        for family, settings in families.items()
+    }
+    sections = {
+        name: schema(**_section(values, name, schema))
+        for name, schema in SECTIONS.items()
+    }
+    output = values.get("output", StudyConfig.output)
+    if not isinstance(output, str) or not output:
+        raise ValueError(f"output must be a folder path, got {output!r}")
+    return StudyConfig(
+        molecules=molecules,
+        families=families,
+        train=train,
+        output=output,
+        **sections,
+    )
+
+
+def _molecule(name: str, settings, base: Path) -> MoleculeData:
+    if name not in MOLECULES:
+        raise ValueError(
+            f"unknown molecule '{name}'; the study knows the geometry of "
+            f"{sorted(MOLECULES)}"
+        )
+    if not isinstance(settings, dict):
+        raise ValueError(f"molecules.{name} must map train/test to data files")
+    _check_keys(settings, [f.name for f in fields(MoleculeData)], f"molecules.{name}.")
+    for key in ("train", "test"):
+        if not settings.get(key):
+            raise ValueError(f"molecules.{name}.{key} is missing; give a data file")
+    return MoleculeData(
+        train=str((base / settings["train"]).resolve()),
+        test=str((base / settings["test"]).resolve()),
+        energy_unit=settings.get("energy_unit"),
+    )
+
+
+def _family(family: str, settings, shared_train: Dict[str, Any]) -> Family:
+    """Check a family's settings, letting `RunConfig` check model and train keys."""
+    if not isinstance(settings, dict):
+        raise ValueError(f"families.{family} must map model (and train) settings")
+    _check_keys(settings, [f.name for f in fields(Family)], f"families.{family}.")
+    model = _settings(settings.get("model"), f"families.{family}.model")
+    train = _train_settings(settings.get("train"), f"families.{family}.train")
+    if model.get("name", family) != family:
+        raise ValueError(
+            f"families.{family}.model.name is '{model['name']}'; leave it out, "
+            "the section name is the family"
+        )
+    try:
+        RunConfig.from_dict(
+            {
+                "data": {"train": "-"},
+                "model": {**model, "name": family},
+                "train": {**shared_train, **train},
+            }
+        )
+    except ValueError as error:
+        raise ValueError(f"families.{family}: {error}") from None
+    return Family(model=model, train=train)
+
+
+def _settings(values, name: str) -> Dict[str, Any]:
+    if values is not None and not isinstance(values, dict):
+        raise ValueError(f"'{name}' must be a mapping of settings, got {values!r}")
+    return dict(values or {})
+
+
+def _train_settings(values, name: str) -> Dict[str, Any]:
+    """Train settings, without the keys the study sets for each run."""
+    values = _settings(values, name)
+    for key in PER_RUN_TRAIN_KEYS:
+        if key in values:
+            raise ValueError(
+                f"{name}.{key} is set by the study for each run (the seeds "
+                "from data_efficiency.seeds, rotations for the "
+                "cartesian-augmented runs); remove it"
+            )
+    return values
+
+
+def _mapping(values: Dict[str, Any], name: str) -> Dict[str, Any]:
+    return _settings(values.get(name), name)
+
+
+def _section(values: Dict[str, Any], name: str, schema) -> Dict[str, Any]:
+    section = _mapping(values, name)
+    _check_keys(section, [f.name for f in fields(schema)], f"{name}.")
+    return _typed(section, schema, name)
+
+
+def _check_keys(values: Dict[str, Any], valid, prefix: str) -> None:
+    for key in values:
+        if key not in valid:
+            dotted = [f"{prefix}{v}" for v in valid]
+            hint = closest_key_hint(f"{prefix}{key}", dotted)
+            raise ValueError(f"unknown study config key '{prefix}{key}'.{hint}")
+
+
+def _require(valid: bool, name: str, requirement: str, value) -> None:
+    if not valid:
+        raise ValueError(f"{name} must be {requirement}, got {value!r}")

@@ -1,0 +1,93 @@
+"""Data efficiency: learning curves of the equivariant and invariant models."""
+
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+from mlpot.analysis.learning import fit_power_law
+from mlpot.study.config import StudyConfig
+from mlpot.study.figures import FIGURES_DIR, learning_curve_figure
+from mlpot.study.runs import PlannedRun, recorded_test_errors
+
+CURVE_FAMILIES = ("equivariant", "invariant")
+ERROR_KEYS = {"energy": "energy_mae_meV", "forces": "forces_mae_meV_per_A"}
+
+
+def curve_run(
+    study: StudyConfig, molecule: str, family: str, size: int, seed: int
+) -> PlannedRun:
+    """The learning-curve run of ``family`` on ``size`` frames with ``seed``."""
+    data = study.molecules[molecule]
+    return PlannedRun(
+        molecule=molecule,
+        name=f"{family}-n{size}-seed{seed}",
+        family=family,
+        train_file=data.train,
+        test_file=data.test,
+        energy_unit=data.energy_unit,
+        n_train=size,
+        n_val=study.data_efficiency.n_val,
+        seed=seed,
+    )
+
+
+def planned_runs(study: StudyConfig, molecule: str) -> List[PlannedRun]:
+    """Every learning-curve run of ``molecule``: families × sizes × seeds."""
+    settings = study.data_efficiency
+    return [
+        curve_run(study, molecule, family, size, seed)
+        for family in CURVE_FAMILIES
+        for size in settings.sizes
+        for seed in settings.seeds
+    ]
+
+
+def analyse(study: StudyConfig, molecule: str, output) -> Dict:
+    """Test errors per size and seed, fitted log-log slopes, and the figure.
+
+    Parameters
+    ----------
+    study : StudyConfig
+    molecule : str
+    output : str or Path
+        The study folder; the runs must have finished.
+
+    Returns
+    -------
+    dict
+        JSON-able: ``sizes``; ``curves``: per family ``energy`` and
+        ``forces`` test MAEs (sizes × seeds) in meV and meV/Å, and
+        ``slopes`` (``slope`` and ``prefactor`` per quantity); ``figure``,
+        the PNG path relative to ``output``.
+    """
+    settings = study.data_efficiency
+    sizes = sorted(set(settings.sizes))
+
+    def recorded(family, size, seed):
+        run = curve_run(study, molecule, family, size, seed)
+        return recorded_test_errors(run.best_checkpoint(output))
+
+    curves = {}
+    for family in CURVE_FAMILIES:
+        errors = [[recorded(family, n, seed) for seed in settings.seeds] for n in sizes]
+        curve = {
+            quantity: [[e[key] for e in row] for row in errors]
+            for quantity, key in ERROR_KEYS.items()
+        }
+        curve["slopes"] = {
+            quantity: _fit(sizes, curve[quantity]) for quantity in ERROR_KEYS
+        }
+        curves[family] = {"sizes": sizes, **curve}
+    figure = Path(FIGURES_DIR) / f"learning_curves_{molecule}.png"
+    learning_curve_figure(Path(output) / figure, molecule, curves)
+    return {"sizes": sizes, "curves": curves, "figure": str(figure)}
+
+
+def _fit(sizes, errors) -> Dict[str, float]:
+    """Power-law fit through every seed's error at every size."""
+    errors = np.asarray(errors, dtype=np.float64)
+    slope, prefactor = fit_power_law(
+        np.repeat(sizes, errors.shape[1]), errors.reshape(-1)
+    )
+    return {"slope": slope, "prefactor": prefactor}

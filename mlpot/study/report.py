@@ -1,0 +1,312 @@
+"""The Markdown report of a study: findings with their numbers, tables, figures."""
+
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+from mlpot.fileio import atomic_path
+from mlpot.study.data_efficiency import CURVE_FAMILIES
+
+PROJECTION_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
+
+
+def write_report(results: Dict, path) -> Path:
+    """Write ``report.md`` for the results of `mlpot.study.run_study`.
+
+    Parameters
+    ----------
+    results : dict
+        ``config``, ``training_time_s``, ``mlpot_version`` and, per molecule,
+        the results of the four sections.
+    path : str or Path
+        The Markdown file; figures are linked relative to its folder.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(report_text(results), encoding="utf-8")
+    return path
+
+
+def report_text(results: Dict) -> str:
+    """The Markdown report as a string."""
+    lines = _header(results)
+    lines += ["## Findings", ""] + [f"- {s}" for s in findings(results)] + [""]
+    sections = (
+        ("1. Data efficiency", "data_efficiency", _data_efficiency),
+        ("2. Generalisation to higher energies", "generalisation", _generalisation),
+        ("3. Latent geometry", "latent", _latent),
+        ("4. Symmetry", "symmetry", _symmetry),
+    )
+    for title, key, write in sections:
+        lines += [f"## {title}", ""]
+        for molecule, parts in results["molecules"].items():
+            lines += [f"### {molecule}", ""] + write(parts[key]) + [""]
+    return "\n".join(lines)
+
+
+def findings(results: Dict) -> List[str]:
+    """One sentence per molecule and section, each with its numbers."""
+    sentences = []
+    for molecule, parts in results["molecules"].items():
+        sentences += [
+            _curve_finding(molecule, parts["data_efficiency"]),
+            _ood_finding(molecule, parts["generalisation"]),
+            _latent_finding(molecule, parts["latent"]),
+            _symmetry_finding(molecule, parts["symmetry"], results),
+        ]
+    return sentences
+
+
+def _header(results: Dict) -> List[str]:
+    config = results["config"]
+    curve = config["data_efficiency"]
+    files = ", ".join(
+        f"{name} (`{Path(d['train']).name}`, `{Path(d['test']).name}`)"
+        for name, d in config["molecules"].items()
+    )
+    lines = [
+        "# What equivariance buys: equivariant vs invariant potentials",
+        "",
+        f"Written by `mlpot-study` (mlpot {results['mlpot_version']}) from the "
+        "config saved beside this report (`study.yaml`); every number is also "
+        "in `results.json`.",
+        "",
+        f"- Molecules and data: {files}.",
+        f"- Learning curves: {curve['sizes']} training frames, seeds "
+        f"{curve['seeds']}, {curve['n_val']} validation frames per run.",
+        f"- Training settings of every run: `{_inline(config['train'])}`.",
+        f"- Training time of all runs: {_duration(results['training_time_s'])}.",
+    ]
+    for family, settings in config["families"].items():
+        train = f"; train {_inline(settings['train'])}" if settings["train"] else ""
+        lines.append(f"- {family} model: `{_inline(settings['model'])}{train}`.")
+    return lines + [""]
+
+
+def _curve_finding(molecule: str, part: Dict) -> str:
+    curves, sizes = part["curves"], part["sizes"]
+    low, high = sizes[0], sizes[-1]
+
+    def forces(family, k):
+        return _num(np.mean(curves[family]["forces"][k]))
+
+    slope = {f: f"{curves[f]['slopes']['forces']['slope']:.2f}" for f in curves}
+    return (
+        f"**{molecule}, data efficiency:** with {low} training frames the "
+        f"equivariant model's test force MAE is {forces('equivariant', 0)} meV/Å "
+        f"vs {forces('invariant', 0)} meV/Å for the invariant model; with "
+        f"{high} frames {forces('equivariant', -1)} vs "
+        f"{forces('invariant', -1)} meV/Å. Log-log slopes of the force "
+        f"learning curves: {slope['equivariant']} vs {slope['invariant']}."
+    )
+
+
+def _ood_finding(molecule: str, part: Dict) -> str:
+    texts = []
+    for family, errors in part["families"].items():
+        inside = errors["in_distribution"]["forces_mae_meV_per_A"]
+        outside = errors["out_of_distribution"]["forces_mae_meV_per_A"]
+        texts.append(
+            f"{family} {_num(inside)} → {_num(outside)} meV/Å ({outside / inside:.2f}×)"
+        )
+    return (
+        f"**{molecule}, generalisation:** trained on the lowest "
+        f"{part['fraction']:.0%} of energies, the force MAE goes from "
+        f"in-distribution test frames to the {part['n_out_of_distribution']} "
+        f"highest-energy frames as: {'; '.join(texts)}."
+    )
+
+
+def _latent_finding(molecule: str, part: Dict) -> str:
+    scores = part["scores"]
+    texts = [
+        f"{name} {scores['equivariant'][name]['linear']:.2f} vs "
+        f"{scores['invariant'][name]['linear']:.2f}"
+        for name in part["variables"]
+    ]
+    return (
+        f"**{molecule}, latent geometry:** linear-probe R² on "
+        f"{part['n_probe_test']} held-out test frames, equivariant vs "
+        f"invariant: {'; '.join(texts)}."
+    )
+
+
+def _symmetry_finding(molecule: str, part: Dict, results: Dict) -> str:
+    models = part["models"]
+    changes = ", ".join(
+        f"{label} {_num(m['equivariance']['float64']['forces_meV_per_A'])}"
+        for label, m in models.items()
+    )
+    accuracy = ", ".join(
+        f"{label} {_num(m['test_forces_mae_meV_per_A'])}" for label, m in models.items()
+    )
+    intact = [label for label, m in models.items() if m["md"]["intact"]]
+    settings = results["config"]["symmetry"]
+    return (
+        f"**{molecule}, symmetry:** largest force change under random rotations "
+        f"and inversions (float64): {changes} meV/Å. Test force MAE: {accuracy} "
+        f"meV/Å. Langevin MD at {settings['md_temperature_K']:g} K for "
+        f"{settings['md_duration_ps']:g} ps kept the bonds of "
+        f"{', '.join(intact) if intact else 'no model'} intact "
+        f"({len(intact)} of {len(models)})."
+    )
+
+
+def _data_efficiency(part: Dict) -> List[str]:
+    curves = part["curves"]
+    header = ["training frames"] + [
+        f"{family} {label}"
+        for label in ("energy MAE (meV)", "force MAE (meV/Å)")
+        for family in CURVE_FAMILIES
+    ]
+    rows = [
+        [str(size)]
+        + [
+            _spread(curves[family][quantity][k])
+            for quantity in ("energy", "forces")
+            for family in CURVE_FAMILIES
+        ]
+        for k, size in enumerate(part["sizes"])
+    ]
+    slopes = [
+        [
+            family,
+            f"{curves[family]['slopes']['energy']['slope']:.3f}",
+            f"{curves[family]['slopes']['forces']['slope']:.3f}",
+        ]
+        for family in CURVE_FAMILIES
+    ]
+    return (
+        ["Test errors, mean ± standard deviation over seeds:", ""]
+        + _table(header, rows)
+        + ["", "Slopes of log(MAE) against log(training frames):", ""]
+        + _table(["model", "energy slope", "force slope"], slopes)
+        + ["", f"![learning curves]({part['figure']})"]
+    )
+
+
+def _generalisation(part: Dict) -> List[str]:
+    rows = []
+    for family, errors in part["families"].items():
+        inside, outside = errors["in_distribution"], errors["out_of_distribution"]
+        row = [family]
+        for key in ("energy_mae_meV", "forces_mae_meV_per_A"):
+            row += [
+                _num(inside[key]),
+                _num(outside[key]),
+                f"{outside[key] / inside[key]:.2f}",
+            ]
+        rows.append(row)
+    header = ["model"] + [
+        f"{quantity} {column}"
+        for quantity in ("energy MAE (meV)", "force MAE (meV/Å)")
+        for column in ("in distribution", "high energy", "ratio")
+    ]
+    return [
+        f"Trained on the lowest {part['fraction']:.0%} of the training file's "
+        f"energies (highest {part['threshold_eV']:.4f} eV); tested on its "
+        f"{part['n_out_of_distribution']} higher-energy frames and, in "
+        f"distribution, on the {part['n_in_distribution']} test-file frames "
+        "below that energy.",
+        "",
+        *_table(header, rows),
+        "",
+        f"![generalisation]({part['figure']})",
+    ]
+
+
+def _latent(part: Dict) -> List[str]:
+    scores = part["scores"]
+    header = ["variable"] + [
+        f"{family} {probe}"
+        for probe in ("linear R²", "kNN R² (PCA)", "kNN R² (t-SNE)")
+        for family in CURVE_FAMILIES
+    ]
+    rows = [
+        [name]
+        + [
+            f"{scores[family][name][key]:.3f}"
+            for key in ("linear", "knn_pca", "knn_tsne")
+            for family in CURVE_FAMILIES
+        ]
+        for name in part["variables"]
+    ]
+    figures = [f"![latent space, {f}]({path})" for f, path in part["figures"].items()]
+    return [
+        f"Pooled (mean over atoms) last-layer features of {part['n_frames']} "
+        "test frames; probes fitted on the others and scored on "
+        f"{part['n_probe_test']} held-out frames.",
+        "",
+        *_table(header, rows),
+        "",
+        *figures,
+    ]
+
+
+def _symmetry(part: Dict) -> List[str]:
+    header = [
+        "model",
+        "energy change float32 (meV)",
+        "energy change float64 (meV)",
+        "force change float32 (meV/Å)",
+        "force change float64 (meV/Å)",
+        "test force MAE (meV/Å)",
+        "MD bonds intact",
+        "largest bond stretch",
+    ]
+    rows = []
+    for label, model in part["models"].items():
+        errors, md = model["equivariance"], model["md"]
+        stretch = md["max_relative_deviation"]
+        rows.append(
+            [
+                label,
+                _num(errors["float32"]["energy_meV"]),
+                _num(errors["float64"]["energy_meV"]),
+                _num(errors["float32"]["forces_meV_per_A"]),
+                _num(errors["float64"]["forces_meV_per_A"]),
+                _num(model["test_forces_mae_meV_per_A"]),
+                "yes" if md["intact"] else "no",
+                "failed" if stretch is None else f"{stretch:.1%}",
+            ]
+        )
+    return [
+        "Largest change of the energy and of any force component of the first "
+        "test frame under random rotations and inversions; MD stability from "
+        "a Langevin run started at the same frame.",
+        "",
+        *_table(header, rows),
+        "",
+        f"![symmetry]({part['figure']})",
+    ]
+
+
+def _table(header: List[str], rows: List[List[str]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _spread(values) -> str:
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 1:
+        return _num(values[0])
+    return f"{_num(values.mean())} ± {_num(values.std(ddof=1))}"
+
+
+def _num(value) -> str:
+    return f"{float(value):.3g}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _inline(settings: Dict) -> str:
+    return ", ".join(f"{key}: {value}" for key, value in settings.items())

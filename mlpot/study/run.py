@@ -1,0 +1,105 @@
+"""`run_study`: train every run of a study, analyse them, write figures and report.
+
+The study folder holds::
+
+    study.yaml     the config it was run with (a rerun must use the same)
+    data/          energy-split stores of the generalisation runs
+    runs/MOLECULE/RUN/   one mlpot-train run directory per training run
+    figures/       PNG figures
+    results.json   every number of the report
+    report.md      findings, tables and figures
+"""
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from mlpot.fileio import atomic_path
+from mlpot.model.io import read_checkpoint
+from mlpot.study import data_efficiency, generalisation, latent_geometry, symmetry
+from mlpot.study.config import StudyConfig
+from mlpot.study.report import write_report
+from mlpot.study.runs import LOGGER, PlannedRun, train
+
+CONFIG_FILE = "study.yaml"
+RESULTS_FILE = "results.json"
+REPORT_FILE = "report.md"
+
+
+def run_study(config: StudyConfig, output: Optional[str] = None) -> Path:
+    """Run the study ``config`` describes in ``output`` (default ``config.output``).
+
+    Runs already finished in ``output`` are reused and interrupted ones
+    resumed, so calling this again after an interruption continues the study.
+
+    Parameters
+    ----------
+    config : StudyConfig
+        The study, e.g. from :func:`mlpot.study.load_study_config`.
+    output : str or Path, optional
+        The study folder.
+
+    Returns
+    -------
+    Path
+        ``OUTPUT/report.md``.
+    """
+    from mlpot import __version__
+
+    output = Path(output or config.output)
+    _claim(output, config)
+    runs = planned_runs(config, output)
+    for number, run in enumerate(runs, start=1):
+        LOGGER.info("[%d/%d] %s/%s", number, len(runs), run.molecule, run.name)
+        train(config, run, output)
+    results = {
+        "mlpot_version": __version__,
+        "config": config.to_dict(),
+        "training_time_s": sum(
+            read_checkpoint(run.best_checkpoint(output))["metadata"]["training_time_s"]
+            for run in runs
+        ),
+        "molecules": {},
+    }
+    for molecule in config.molecules:
+        LOGGER.info("analysing %s", molecule)
+        results["molecules"][molecule] = {
+            "data_efficiency": data_efficiency.analyse(config, molecule, output),
+            "generalisation": generalisation.analyse(config, molecule, output),
+            "latent": latent_geometry.analyse(config, molecule, output),
+            "symmetry": symmetry.analyse(config, molecule, output),
+        }
+    with atomic_path(output / RESULTS_FILE) as tmp:
+        tmp.write_text(json.dumps(results, indent=1) + "\n")
+    return write_report(results, output / REPORT_FILE)
+
+
+def planned_runs(config: StudyConfig, output) -> List[PlannedRun]:
+    """Every training run of the study, molecule by molecule.
+
+    Writes the energy-split data files that the generalisation runs train
+    and test on (`mlpot.study.generalisation.write_split`) if they are missing.
+    """
+    runs = []
+    for molecule in config.molecules:
+        runs += data_efficiency.planned_runs(config, molecule)
+        runs += generalisation.planned_runs(config, molecule, output)
+        runs += symmetry.planned_runs(config, molecule)
+    return runs
+
+
+def _claim(output: Path, config: StudyConfig) -> None:
+    """Record the config in ``output``, or check that it is the one recorded."""
+    path = output / CONFIG_FILE
+    settings: Dict = config.to_dict()
+    if path.is_file():
+        if yaml.safe_load(path.read_text()) != settings:
+            raise ValueError(
+                f"'{output}' holds a study run with another config ({path}); "
+                "rerun it with that config, or choose another --output folder"
+            )
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
