@@ -92,8 +92,9 @@ class MLPotCalculator(Calculator):
         if family != self.family:
             right = CALCULATOR_FOR_FAMILY[family].__name__
             raise CheckpointError(
-                f"'{path}' holds an {family} model, but {type(self).__name__} runs "
-                f"{self.family} models; use {right}('{path}') or mlpot.load_calculator"
+                f"'{path}' holds a model of the {family} family, but "
+                f"{type(self).__name__} runs {self.family} models; "
+                f"use {right}('{path}') or mlpot.load_calculator"
             )
 
     def _graph(self, atoms):
