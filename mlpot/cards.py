@@ -41,6 +41,10 @@ def _error_table(metrics: Dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def _article(word: str) -> str:
+    return "An" if word[:1].lower() in "aeiou" else "A"
+
+
 def _recipe(metadata: Dict) -> Optional[str]:
     command = metadata.get("command") or []
     return next((part for part in command if part.endswith((".yaml", ".yml"))), None)
@@ -83,7 +87,8 @@ def model_card(
     lines = [
         f"# {name}",
         "",
-        f"A {payload['model_family']} mlpot potential for "
+        f"{_article(payload['model_family'])} {payload['model_family']} mlpot "
+        "potential for "
         f"{train.get('name') or 'its molecule'}, trained on "
         f"{train.get('level_of_theory') or 'reference'} data. "
         "Energies in eV, forces in eV/Å.",
@@ -124,11 +129,16 @@ def model_card(
         "",
         "## Training",
         "",
-        f"- epochs: {meta.get('epochs_run')} (best: {meta.get('best_epoch')}), "
-        f"stopped because: {meta.get('stopped_because')}",
+        f"- epochs: {meta.get('epochs_run')} (best: {meta.get('best_epoch')}); "
+        + (
+            f"stopped because of {meta['stopped_because']}"
+            if meta.get("stopped_because")
+            else "an interim checkpoint: the run is still going"
+        ),
         f"- training time: {meta.get('training_time_s', 0) / 3600:.2f} h on "
-        f"{machine.get('cpu_count')} CPU cores, {machine.get('torch_threads')} torch "
-        f"threads ({machine.get('platform')}, torch {machine.get('torch')})",
+        f"{machine.get('cpu_count')} CPU cores, torch threads: "
+        f"{machine.get('torch_threads')} ({machine.get('platform')}, "
+        f"torch {machine.get('torch')})",
         f"- batch size {settings.get('batch_size')}, lr {settings.get('lr')}, "
         f"{settings.get('optimizer')} with a {settings.get('scheduler')} schedule, "
         f"EMA {settings.get('ema_decay')}, loss weights energy "
@@ -142,8 +152,8 @@ def model_card(
             "",
             "Median time of one `atoms.get_forces()` call on a test frame "
             f"({test_report['n_atoms'] // test['n_frames']} atoms), measured when this "
-            f"card was written ({platform.machine()}, {torch.get_num_threads()} torch "
-            "threads): "
+            f"card was written ({platform.machine()}, torch threads: "
+            f"{torch.get_num_threads()}): "
             + ", ".join(f"{ms:.1f} ms ({dtype})" for dtype, ms in latency_ms.items())
             + ".",
         ]
