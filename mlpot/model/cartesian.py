@@ -9,15 +9,11 @@ inversion invariant; training with random rotations
 """
 
 import torch
-from torch import nn
 
-from mlpot import keys
-from mlpot.model.base import Potential
-from mlpot.model.config import ModelConfig
-from mlpot.nn.invariant import ContinuousFilterInteraction
+from mlpot.model.invariant import InvariantPotential
 
 
-class CartesianPotential(Potential):
+class CartesianPotential(InvariantPotential):
     """Continuous-filter potential whose filters read raw Cartesian edge vectors.
 
     The filter input of edge ij is the Bessel radial embedding (num_basis,)
@@ -32,29 +28,9 @@ class CartesianPotential(Potential):
     """
 
     family = "cartesian"
+    extra_edge_inputs = 3
 
-    def __init__(self, config: ModelConfig):
-        super().__init__(config, num_readout_inputs=config.num_features)
-        self.embedding = nn.Embedding(self.num_species, config.num_features)
-        self.layers = nn.ModuleList(
-            ContinuousFilterInteraction(
-                config.num_features,
-                config.num_basis + 3,
-                config.avg_num_neighbors,
-                config.radial_hidden,
-            )
-            for _ in range(config.num_layers)
-        )
-
-    def features(self, graph, species=None) -> torch.Tensor:
-        """Node features after the last layer, shape (N, num_features)."""
-        if species is None:
-            species = self.species_of(graph[keys.NUMBERS])
-        vectors, lengths = self.edge_vectors(graph)
-        radial, envelope = self.radial_embedding(lengths)
+    def edge_inputs(self, vectors, radial, envelope) -> torch.Tensor:
+        """Radial embedding and scaled edge vector, shape (E, num_basis + 3)."""
         directions = vectors * (envelope / self.r_max).unsqueeze(-1)
-        edge_inputs = torch.cat([radial, directions], dim=-1)
-        h = self.embedding(species)
-        for layer in self.layers:
-            h = layer(h, edge_inputs, envelope, graph[keys.EDGE_INDEX])
-        return h
+        return torch.cat([radial, directions], dim=-1)

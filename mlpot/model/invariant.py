@@ -23,6 +23,8 @@ class InvariantPotential(Potential):
     """
 
     family = "invariant"
+    # Edge features besides the radial embedding (see `edge_inputs`).
+    extra_edge_inputs = 0
 
     def __init__(self, config: ModelConfig):
         super().__init__(config, num_readout_inputs=config.num_features)
@@ -31,7 +33,7 @@ class InvariantPotential(Potential):
         self.layers = nn.ModuleList(
             interaction(
                 config.num_features,
-                config.num_basis,
+                config.num_basis + self.extra_edge_inputs,
                 config.avg_num_neighbors,
                 config.radial_hidden,
             )
@@ -42,9 +44,14 @@ class InvariantPotential(Potential):
         """Node features after the last layer, shape (N, num_features)."""
         if species is None:
             species = self.species_of(graph[keys.NUMBERS])
-        _, lengths = self.edge_vectors(graph)
+        vectors, lengths = self.edge_vectors(graph)
         radial, envelope = self.radial_embedding(lengths)
+        edge_inputs = self.edge_inputs(vectors, radial, envelope)
         h = self.embedding(species)
         for layer in self.layers:
-            h = layer(h, radial, envelope, graph[keys.EDGE_INDEX])
+            h = layer(h, edge_inputs, envelope, graph[keys.EDGE_INDEX])
         return h
+
+    def edge_inputs(self, vectors, radial, envelope) -> torch.Tensor:
+        """What the filters see of each edge: the radial embedding (E, num_basis)."""
+        return radial
