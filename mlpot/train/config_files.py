@@ -1,5 +1,7 @@
 """Run configs on disk: read YAML, apply ``--set`` overrides, write resolved configs."""
 
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
@@ -118,8 +120,28 @@ def load_resume_config(run_dir, overrides: Sequence[str] = ()) -> RunConfig:
         )
     with open(run_dir / CONFIG_FILE) as handle:
         values = yaml.safe_load(handle)
+    for key in ("train", "test"):  # stored relative to the run directory
+        if values["data"].get(key):
+            values["data"][key] = str((run_dir / values["data"][key]).resolve())
     parsed["output"] = str(run_dir)
     return RunConfig.from_dict(apply_overrides(values, parsed))
+
+
+def relocatable(config: RunConfig, run_dir) -> RunConfig:
+    """``config`` with data paths relative to ``run_dir`` and ``output`` ".".
+
+    Written into the run directory, it names no folder of this machine, and
+    the run can be resumed after the directory and its data are moved together
+    (as in a copy of the repository on another machine).
+    """
+    run_dir = Path(run_dir).resolve()
+    data = config.data
+    paths = {
+        key: os.path.relpath(Path(value).resolve(), run_dir)
+        for key, value in (("train", data.train), ("test", data.test))
+        if value
+    }
+    return replace(config, data=replace(data, **paths), output=".")
 
 
 def write_config(config: RunConfig, path) -> Path:

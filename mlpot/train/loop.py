@@ -2,7 +2,8 @@
 
 A run directory holds::
 
-    config.yaml   the resolved config (species, avg_num_neighbors, absolute data paths)
+    config.yaml   the resolved config (species, avg_num_neighbors; data paths relative
+                  to the run directory, so that run and data can move together)
     best.ckpt     averaged weights with the best validation error (mlpot.load_model)
     last.ckpt     averaged weights after the latest epoch
     last.state    weights, average, optimiser, schedule and counters, for --resume
@@ -38,7 +39,7 @@ from mlpot.train.batches import (
     labelled_graphs,
 )
 from mlpot.train.config import RunConfig, TrainConfig
-from mlpot.train.config_files import CONFIG_FILE, write_config
+from mlpot.train.config_files import CONFIG_FILE, relocatable, write_config
 from mlpot.train.data import RunData, load_run_data
 from mlpot.train.distributed import Workers, start_workers, stop_workers
 from mlpot.train.ema import WeightAverage
@@ -150,7 +151,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     model_config = _model_config(model_settings, data, train_graphs)
     config = _resolved(config, model_config, run_dir)
     if workers.is_main:
-        write_config(config, run_dir / CONFIG_FILE)
+        write_config(relocatable(config, run_dir), run_dir / CONFIG_FILE)
 
     torch.manual_seed(settings.seed)
     model = build_model(model_config).to(dtype)
