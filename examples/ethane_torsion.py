@@ -1,4 +1,4 @@
-"""Ethane torsion with an equivariant mlpot model: scan, NVE, NVT, against GFN2-xTB.
+"""Ethane torsion with an mlpot model: relaxed scan, NVE, NVT, against GFN2-xTB.
 
 Runs a relaxed torsion scan of ethane with the model, the same scan with the
 reference method (GFN2-xTB through tblite, when installed), an NVE run
@@ -7,6 +7,7 @@ prints a summary table and writes plots, the NVT trajectory and summary.json.
 
     python examples/ethane_torsion.py --model models/ethane-equivariant.ckpt
     python examples/ethane_torsion.py --quick          # a one-minute smoke run
+    python examples/ethane_torsion.py --model models/ethane-invariant.ckpt
 
 What to check in the table: the barrier against GFN2-xTB (2.59 kcal/mol for
 its relaxed scan; about 2.9 kcal/mol in experiment), the spread of the three
@@ -30,7 +31,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
-from mlpot import EquivCalculator
+from mlpot import load_calculator
 from mlpot.analysis import (
     KCAL_PER_MOL,
     angle_triples,
@@ -59,7 +60,7 @@ def parse_args():
     parser.add_argument(
         "--model",
         default="models/ethane-equivariant.ckpt",
-        help="equivariant checkpoint (default models/ethane-equivariant.ckpt)",
+        help="ethane checkpoint of any family (default models/ethane-equivariant.ckpt)",
     )
     parser.add_argument("--md-ps", type=float, default=20.0, help="NVT length in ps")
     parser.add_argument("--nve-ps", type=float, default=10.0, help="NVE length in ps")
@@ -317,10 +318,10 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     if not Path(args.model).is_file():
         raise SystemExit(
-            f"no model at {args.model}: pass --model PATH to an equivariant ethane "
-            "checkpoint (trained, e.g., on data from `mlpot-data generate`)"
+            f"no model at {args.model}: pass --model PATH to an ethane checkpoint "
+            "(trained, e.g., on data from `mlpot-data generate`)"
         )
-    calculator = EquivCalculator(args.model)
+    calculator = load_calculator(args.model)  # EquivCalculator for the default
     reference = reference_or_none(args.no_reference)
 
     print(f"relaxed scan, model, {args.step:g}° steps ...")
