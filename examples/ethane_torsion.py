@@ -25,9 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from ase import units
 from ase.build import molecule
-from ase.constraints import FixCom
 from ase.io import Trajectory, read
-from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
@@ -49,6 +47,7 @@ from mlpot.analysis import (
     relaxed_scan,
 )
 from mlpot.data.reference import reference_method
+from mlpot.md import langevin
 
 TEMPERATURE_K = 300.0
 TIMESTEP_FS = 0.5
@@ -116,19 +115,9 @@ def run_nve(atoms, calculator, picoseconds, seed):
 def run_nvt(atoms, calculator, picoseconds, seed, path):
     """Langevin at 300 K, a frame every 5 fs written to ``path``; returns the frames."""
     atoms = atoms.copy()
-    atoms.set_constraint(FixCom())
     atoms.calc = calculator
     rng = np.random.default_rng(seed + 1)
-    thermalize_momenta(atoms, TEMPERATURE_K, rng=rng)
-    Stationary(atoms)
-    dynamics = Langevin(
-        atoms,
-        timestep=TIMESTEP_FS * units.fs,
-        temperature_K=TEMPERATURE_K,
-        friction=0.01 / units.fs,
-        fixcm=False,
-        rng=rng,
-    )
+    dynamics = langevin(atoms, TEMPERATURE_K, TIMESTEP_FS, rng=rng)
     with Trajectory(path, "w", atoms) as trajectory:
         dynamics.attach(trajectory.write, interval=10)
         dynamics.run(int(round(picoseconds * 1000 / TIMESTEP_FS)))

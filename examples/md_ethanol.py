@@ -10,15 +10,12 @@ goes and, at the end, the statistics of every kind of covalent bond.
 import argparse
 
 import numpy as np
-from ase import units
 from ase.build import molecule
-from ase.constraints import FixCom
 from ase.io import Trajectory
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from mlpot import load_calculator, pretrained
 from mlpot.analysis.geometry import bond_lengths, bonded_pairs, group_by_elements
+from mlpot.md import langevin
 
 
 def main():
@@ -37,18 +34,8 @@ def main():
     atoms.calc = (
         load_calculator(args.model) if args.model else pretrained("ethanol-equivariant")
     )
-    atoms.set_constraint(FixCom())
     rng = np.random.default_rng(args.seed)
-    thermalize_momenta(atoms, temperature_K=args.temperature, rng=rng)
-    Stationary(atoms)
-    dynamics = Langevin(
-        atoms,
-        timestep=args.timestep * units.fs,
-        temperature_K=args.temperature,
-        friction=0.01 / units.fs,
-        fixcm=False,
-        rng=rng,
-    )
+    dynamics = langevin(atoms, args.temperature, args.timestep, rng=rng)
     pairs = bonded_pairs(atoms)
     frames = []
     steps = int(round(args.ps * 1000 / args.timestep))

@@ -3,12 +3,10 @@
 from typing import Dict
 
 import numpy as np
-from ase import units
-from ase.constraints import FixCom
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+from ase.md.velocitydistribution import ZeroRotation
 
 from mlpot.analysis.geometry import bond_lengths, bonded_pairs, group_by_elements
+from mlpot.md import langevin
 
 
 def langevin_bond_check(
@@ -49,22 +47,12 @@ def langevin_bond_check(
     """
     atoms = atoms.copy()
     atoms.calc = calculator
-    atoms.set_constraint(FixCom())
     rng = np.random.default_rng(seed)
-    thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
-    Stationary(atoms)
+    dynamics = langevin(atoms, temperature_K, timestep_fs, friction_per_fs, rng)
     ZeroRotation(atoms)
     pairs = bonded_pairs(atoms)
     start = bond_lengths(atoms, pairs)
     steps = int(round(duration_ps * 1000 / timestep_fs))
-    dynamics = Langevin(
-        atoms,
-        timestep=timestep_fs * units.fs,
-        temperature_K=temperature_K,
-        friction=friction_per_fs / units.fs,
-        fixcm=False,
-        rng=rng,
-    )
     positions, temperatures = [], []
 
     def record():

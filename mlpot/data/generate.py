@@ -26,11 +26,8 @@ from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 from ase.calculators.calculator import Calculator
-from ase.constraints import FixCom
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
 
 from mlpot import __version__
@@ -39,6 +36,7 @@ from mlpot.data.files import PathLike
 from mlpot.data.frames import Frames
 from mlpot.data.reference import ReferenceMethod, reference_method
 from mlpot.data.store import append_store, read_store
+from mlpot.md import langevin
 
 # Settings a resumed run must share with the stored frames to continue them.
 _RESUME_KEYS = ("method", "sampler", "seed", "chunk_size", "initial_structure_sha256")
@@ -103,17 +101,9 @@ class LangevinSampler:
         index of the first frame) does not change MD frames.
         """
         atoms = start.copy()
-        atoms.set_constraint(FixCom())
         atoms.calc = calculator()
-        thermalize_momenta(atoms, temperature_K=self.temperature_K, rng=rng)
-        Stationary(atoms)
-        dynamics = Langevin(
-            atoms,
-            timestep=self.timestep_fs * units.fs,
-            temperature_K=self.temperature_K,
-            friction=self.friction_per_fs / units.fs,
-            fixcm=False,
-            rng=rng,
+        dynamics = langevin(
+            atoms, self.temperature_K, self.timestep_fs, self.friction_per_fs, rng
         )
         for _ in range(count):
             dynamics.run(self.interval)
