@@ -6,6 +6,7 @@ from typing import Dict, Optional
 
 import torch
 
+from mlpot.data.files import sha256sum
 from mlpot.model.io import read_checkpoint
 from mlpot.timing import force_call_latency
 
@@ -43,6 +44,15 @@ def _error_table(metrics: Dict[str, float]) -> str:
 
 def _article(word: str) -> str:
     return "An" if word[:1].lower() in "aeiou" else "A"
+
+
+def _training_sha256(train: Dict) -> Optional[str]:
+    """The recorded sha256 of the training file; runs that recorded none (older
+    runs on HDF5 stores) get that of the file at the recorded path, if present."""
+    if train.get("sha256") or not train.get("path"):
+        return train.get("sha256")
+    path = Path(train["path"])
+    return f"{sha256sum(path)}` (hashed for the card) `" if path.is_file() else None
 
 
 def _recipe(metadata: Dict) -> Optional[str]:
@@ -102,7 +112,7 @@ def model_card(
         "",
         "| set | file | sha256 | frames | source units |",
         "| --- | --- | --- | --- | --- |",
-        f"| training | `{train.get('file')}` | `{train.get('sha256')}` "
+        f"| training | `{train.get('file')}` | `{_training_sha256(train)}` "
         f"| {split.get('n_train')} train + {split.get('n_val')} validation "
         f"(seed {split.get('seed')}) of {train.get('n_frames')} "
         f"| {train.get('energy_unit')}, {train.get('force_unit')} |",

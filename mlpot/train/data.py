@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional
 from ase.data import chemical_symbols
 
 from mlpot.data import Frames, read_frames, split_indices
+from mlpot.data.files import sha256sum
 from mlpot.data.splits import geometry_keys
 from mlpot.train.config import DataConfig
 
@@ -128,15 +129,19 @@ def describe_source(frames: Frames, path) -> Dict[str, Any]:
     Returns
     -------
     dict
-        ``path``, ``file``, ``sha256``, ``format``, source ``energy_unit``,
-        ``length_unit`` and ``force_unit``, ``level_of_theory`` and ``name``
-        (None when unknown) and ``n_frames``.
+        ``path``, ``file``, ``sha256`` (of the file read), ``format``, source
+        ``energy_unit``, ``length_unit`` and ``force_unit``,
+        ``level_of_theory`` and ``name`` (None when unknown), ``n_frames``, and,
+        for a store converted from another file, that file's ``source_sha256``.
     """
     attrs = frames.attrs
+    sha256 = sha256sum(path)
+    origin = attrs.get("source_sha256")
     return {
         "path": os.path.relpath(path),
         "file": Path(path).name,
-        "sha256": attrs.get("source_sha256"),
+        "sha256": sha256,
+        **({"source_sha256": origin} if origin and origin != sha256 else {}),
         "format": attrs.get("source_format"),
         "energy_unit": attrs.get("source_energy_unit"),
         "length_unit": attrs.get("source_length_unit"),

@@ -107,7 +107,9 @@ def restore_training_state(
         raise ValueError(
             f"'{path}' was written by a newer mlpot; upgrade mlpot to resume"
         )
-    if payload["data_sha256"] != dict(data_sha256):
+    # A state saved before its files had checksums (None) resumes on any file.
+    saved = {k: v for k, v in payload["data_sha256"].items() if v is not None}
+    if saved != {k: v for k, v in dict(data_sha256).items() if k in saved}:
         raise ValueError(
             f"the data files changed since the run was saved (sha256 then "
             f"{payload['data_sha256']}, now {dict(data_sha256)}); resuming needs the "
