@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from matplotlib.image import imread
 
@@ -14,6 +15,7 @@ from mlpot.cli.study import main
 from mlpot.model.io import read_checkpoint
 from mlpot.study import run as study_run
 from mlpot.study import run_study, study_config_from_dict
+from mlpot.study.runs import RunOutcome
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "study"
 CONFIG = str(EXAMPLES / "small.yaml")
@@ -125,3 +127,79 @@ def test_a_folder_of_another_study_is_refused(study):
 def test_command_line_errors_are_reported(tmp_path, capsys):
     assert main([str(tmp_path / "missing.yaml")]) == 1
     assert "mlpot-study: error:" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def parallel_study(tmp_path_factory):
+    """The small preset with --jobs 2, interrupted as its second run ends; continued."""
+    output = tmp_path_factory.mktemp("parallel") / "small"
+    message = RunOutcome.message
+    ended = []
+
+    def interrupted(outcome):
+        ended.append(outcome.run.name)
+        if len(ended) == 2:
+            raise KeyboardInterrupt
+        return message(outcome)
+
+    args = [CONFIG, "--output", str(output), "--jobs", "2"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RunOutcome, "message", interrupted)
+        assert main([*args, "--quiet"]) == 130
+    assert not (output / "report.md").exists()
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main(args) == 0
+    results = json.loads((output / "results.json").read_text())
+    return output, printed.getvalue(), results
+
+
+def _without_timings(results):
+    return {key: value for key, value in results.items() if key != "training_time_s"}
+
+
+def test_parallel_study_continues_and_logs_each_run(parallel_study):
+    _, printed, _ = parallel_study
+    assert printed.count("finished earlier") == 2
+    assert (
+        printed.count(": trained in") + printed.count(": resumed and finished in") == 10
+    )
+    for number in range(3, 13):
+        assert f"[{number}/12] ethanol/" in printed
+
+
+def test_parallel_study_gives_the_same_runs_and_numbers(study, parallel_study):
+    serial, _, serial_results = study
+    parallel, _, parallel_results = parallel_study
+    assert _without_timings(parallel_results) == _without_timings(serial_results)
+    names = sorted(p.name for p in (serial / "runs" / "ethanol").iterdir())
+    assert names == sorted(p.name for p in (parallel / "runs" / "ethanol").iterdir())
+    for name in names:
+        one = read_checkpoint(serial / "runs" / "ethanol" / name / "best.ckpt")
+        two = read_checkpoint(parallel / "runs" / "ethanol" / name / "best.ckpt")
+        assert one["state_dict"].keys() == two["state_dict"].keys()
+        for key, tensor in one["state_dict"].items():
+            assert torch.equal(tensor, two["state_dict"][key]), f"{name}: {key}"
+        assert one["metadata"]["metrics"] == two["metadata"]["metrics"], name
+
+
+def test_an_error_in_a_worker_names_the_run(tmp_path, capsys):
+    settings = yaml.safe_load(Path(CONFIG).read_text())
+    settings["train"]["max_epochs"] = 1
+    settings["data_efficiency"]["sizes"] = [30, 5]  # 30: more frames than there are
+    settings["latent"]["n_train"] = settings["symmetry"]["n_train"] = 5
+    for part in ("train", "test"):
+        path = Path(settings["molecules"]["ethanol"][part])
+        settings["molecules"]["ethanol"][part] = str(EXAMPLES / path)
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    output = tmp_path / "out"
+    assert main([str(config), "--output", str(output), "--jobs", "2", "--quiet"]) == 1
+    error = capsys.readouterr().err
+    assert "mlpot-study: error: training run ethanol/" in error
+    assert "-n30-seed" in error
+
+
+def test_jobs_must_be_positive(capsys):
+    with pytest.raises(SystemExit):
+        main([CONFIG, "--jobs", "0"])
+    assert "--jobs: must be at least 1" in capsys.readouterr().err

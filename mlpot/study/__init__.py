@@ -4,7 +4,8 @@ Four parts, each a module: data efficiency (learning curves), generalisation
 (train on low energies, test on high ones), latent geometry (what the
 last-layer features hold) and symmetry (equivariance errors, and a
 deliberately non-equivariant model trained with and without rotations).
-`run_study` trains every run (`mlpot.study.runs`), analyses them, and writes
+`run_study` trains every run (`mlpot.study.runs`; with ``jobs=N`` N runs at a
+time in worker processes, `mlpot.study.parallel`), analyses them, and writes
 figures and a Markdown report.
 """
 

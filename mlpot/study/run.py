@@ -1,5 +1,8 @@
 """`run_study`: train every run of a study, analyse them, write figures and report.
 
+The runs are trained one after the other in this process, or with ``jobs`` > 1
+shared among worker processes of one thread each (`mlpot.study.parallel`).
+
 The study folder holds::
 
     study.yaml     the config it was run with (a rerun must use the same)
@@ -20,6 +23,7 @@ from mlpot.fileio import atomic_path
 from mlpot.model.io import read_checkpoint
 from mlpot.study import data_efficiency, generalisation, latent_geometry, symmetry
 from mlpot.study.config import StudyConfig
+from mlpot.study.parallel import train_in_workers
 from mlpot.study.report import write_report
 from mlpot.study.runs import LOGGER, PlannedRun, train
 
@@ -28,11 +32,15 @@ RESULTS_FILE = "results.json"
 REPORT_FILE = "report.md"
 
 
-def run_study(config: StudyConfig, output: Optional[str] = None) -> Path:
+def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) -> Path:
     """Run the study ``config`` describes in ``output`` (default ``config.output``).
 
     Runs already finished in ``output`` are reused and interrupted ones
     resumed, so calling this again after an interruption continues the study.
+    With ``jobs`` > 1 the training runs are shared among that many worker
+    processes of one torch thread each (`mlpot.study.parallel`); each run's
+    checkpoints are the same as with ``jobs=1``. The analysis then runs in
+    this process.
 
     Parameters
     ----------
@@ -40,20 +48,33 @@ def run_study(config: StudyConfig, output: Optional[str] = None) -> Path:
         The study, e.g. from :func:`mlpot.study.load_study_config`.
     output : str or Path, optional
         The study folder.
+    jobs : int
+        Training runs at a time, each in its own process with one thread;
+        1 (the default) trains them one after the other in this process.
 
     Returns
     -------
     Path
         ``OUTPUT/report.md``.
+
+    Raises
+    ------
+    mlpot.study.parallel.RunFailed
+        With ``jobs`` > 1: a run failed in its worker (the error names the run).
     """
     from mlpot import __version__
 
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     output = Path(output or config.output)
     _claim(output, config)
     runs = planned_runs(config, output)
-    for number, run in enumerate(runs, start=1):
-        LOGGER.info("[%d/%d] %s/%s", number, len(runs), run.molecule, run.name)
-        train(config, run, output)
+    if jobs > 1:
+        train_in_workers(config, runs, output, jobs)
+    else:
+        for number, run in enumerate(runs, start=1):
+            LOGGER.info("[%d/%d] %s/%s", number, len(runs), run.molecule, run.name)
+            train(config, run, output)
     results = {
         "mlpot_version": __version__,
         "config": config.to_dict(),

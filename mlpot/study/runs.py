@@ -101,31 +101,73 @@ def is_finished(run_dir) -> bool:
 def train(study: StudyConfig, run: PlannedRun, output) -> Path:
     """Train ``run`` unless it has finished; resume it if it was interrupted.
 
+    Logs one line when the run has ended (`RunOutcome.message`).
+
     Returns
     -------
     Path
         The run's ``best.ckpt``.
     """
+    outcome = train_run(study, run, output)
+    LOGGER.info("%s", outcome.message())
+    return outcome.best
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a training run ended (picklable: worker processes return it).
+
+    Attributes
+    ----------
+    run : PlannedRun
+        The run.
+    best : Path
+        Its ``best.ckpt``.
+    how : str
+        ``"finished earlier"``, ``"trained"`` or ``"resumed and finished"``.
+    seconds : float
+        Wall time of this call.
+    test : dict, optional
+        Test-file errors recorded in ``best`` (meV, meV/Å).
+    """
+
+    run: PlannedRun
+    best: Path
+    how: str
+    seconds: float
+    test: Optional[Dict[str, Any]]
+
+    def message(self) -> str:
+        """The log line, e.g. ``ethanol/invariant-n10-seed1: trained in 2.1 s; ...``."""
+        name = f"{self.run.molecule}/{self.run.name}"
+        if self.how == "finished earlier":
+            return f"{name}: finished earlier"
+        test = (
+            ""
+            if self.test is None
+            else f"; test energy MAE {self.test['energy_mae_meV']:.3g} meV, "
+            f"force MAE {self.test['forces_mae_meV_per_A']:.3g} meV/Å"
+        )
+        return f"{name}: {self.how} in {self.seconds:.1f} s{test}"
+
+
+def train_run(study: StudyConfig, run: PlannedRun, output) -> RunOutcome:
+    """`train` without logging: train, resume or reuse ``run``; say how it ended."""
     run_dir = run.directory(output)
     if is_finished(run_dir):
-        LOGGER.info("%s/%s: finished earlier", run.molecule, run.name)
-        return run.best_checkpoint(output)
+        return RunOutcome(
+            run, run.best_checkpoint(output), "finished earlier", 0.0, None
+        )
     resume = (run_dir / CONFIG_FILE).is_file()
     started = time.perf_counter()
     best = fit(run_config(study, run, output), resume=resume, command=["mlpot-study"])
-    test = recorded_test_errors(best)
-    LOGGER.info(
-        "%s/%s: %s in %.1f s%s",
-        run.molecule,
-        run.name,
+    return RunOutcome(
+        run,
+        best,
         "resumed and finished" if resume else "trained",
         time.perf_counter() - started,
-        ""
-        if test is None
-        else f"; test energy MAE {test['energy_mae_meV']:.3g} meV, "
-        f"force MAE {test['forces_mae_meV_per_A']:.3g} meV/Å",
+        recorded_test_errors(best),
     )
-    return best
 
 
 def recorded_test_errors(best_checkpoint) -> Optional[Dict[str, Any]]:
