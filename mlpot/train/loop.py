@@ -57,6 +57,7 @@ from mlpot.train.optim import (
 from mlpot.train.provenance import data_sha256, run_metadata
 from mlpot.train.records import LOGGER, MetricsTable, close_log, open_log
 from mlpot.train.state import Progress, restore_training_state, save_training_state
+from mlpot.memory import reuse_large_allocations
 
 BEST_CHECKPOINT = "best.ckpt"
 LAST_CHECKPOINT = "last.ckpt"
@@ -112,6 +113,7 @@ def fit(
         ``train.monitor``, with data provenance, split and final validation
         (and test) errors in its metadata.
     """
+    reuse_large_allocations()
     workers = start_workers()
     run_dir = Path(config.output)
     exists = (run_dir / CONFIG_FILE).exists()
