@@ -247,12 +247,16 @@ def main():
     results = []
     for family in args.families:
         for dtype in args.dtypes:
-            command = [sys.executable, __file__, "--one", family, dtype] + [
-                f"--threads={args.threads}",
-                f"--repeats={args.repeats}",
-                f"--steps={args.steps}",
-                f"--data-dir={args.data_dir}",
-            ] + (["--no-radial-table"] if args.no_radial_table else [])
+            command = (
+                [sys.executable, __file__, "--one", family, dtype]
+                + [
+                    f"--threads={args.threads}",
+                    f"--repeats={args.repeats}",
+                    f"--steps={args.steps}",
+                    f"--data-dir={args.data_dir}",
+                ]
+                + (["--no-radial-table"] if args.no_radial_table else [])
+            )
             output = subprocess.run(command, check=True, capture_output=True, text=True)
             results.append(json.loads(output.stdout.strip().splitlines()[-1]))
     report = {

@@ -6,12 +6,12 @@ import torch
 from ase import Atoms
 from ase.build import molecule
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+from conftest import make_model
 
 from mlpot import MLPotCalculator, keys
 from mlpot.analysis.symmetry import equivariance_errors
 from mlpot.graph import collate, from_atoms
 from mlpot.model.forces import energy_and_forces
-from conftest import make_model
 
 
 def evaluate(model, atoms):

@@ -132,7 +132,14 @@ class Potential(nn.Module):
         return False
 
     def radial_output_sizes(self) -> List[int]:
-        """Output widths of the radial networks, one per layer that has one."""
+        """Output widths of the radial networks.
+
+        Returns
+        -------
+        list of int
+            One width per layer, in layer order; they sum to the width M of
+            :meth:`radial_networks`.
+        """
         raise NotImplementedError
 
     def radial_networks(self, lengths: torch.Tensor) -> torch.Tensor:
@@ -205,7 +212,13 @@ class Potential(nn.Module):
         return self
 
     def drop_radial_table(self) -> "Potential":
-        """Go back to evaluating the radial networks; returns ``self``."""
+        """Go back to evaluating the radial networks.
+
+        Returns
+        -------
+        Potential
+            ``self``, without a table.
+        """
         self.radial_table = None
         self._radial_table_versions = None
         return self
@@ -213,9 +226,14 @@ class Potential(nn.Module):
     def active_radial_table(self) -> Optional[RadialTable]:
         """The radial table to use now, or None to run the networks.
 
-        None in training mode or when no table was built; a table whose
-        radial parameters have changed since it was built is rebuilt first,
-        so it never goes stale.
+        A table whose radial parameters have changed since it was built (in
+        place, by ``load_state_dict`` or a dtype change) is rebuilt first, so
+        it never goes stale.
+
+        Returns
+        -------
+        RadialTable or None
+            None in training mode or when no table was built.
         """
         if self.radial_table is None or self.training:
             return None

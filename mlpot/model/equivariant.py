@@ -58,7 +58,7 @@ class EquivariantPotential(Potential):
         return True
 
     def radial_output_sizes(self):
-        """Width ``num_paths · num_features`` of each layer's radial MLP."""
+        """Widths ``num_paths · num_features`` of the layers' radial MLPs (list)."""
         return [layer.radial_size for layer in self.layers]
 
     def radial_networks(self, lengths):

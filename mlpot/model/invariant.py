@@ -46,7 +46,7 @@ class InvariantPotential(Potential):
         return self.config.interaction == "cfconv" and self.extra_edge_inputs == 0
 
     def radial_output_sizes(self):
-        """Width ``num_features`` of each layer's filter network."""
+        """Width ``num_features`` of each layer's filter network (list of int)."""
         return [layer.radial_size for layer in self.layers]
 
     def radial_networks(self, lengths):

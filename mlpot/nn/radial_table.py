@@ -75,7 +75,9 @@ class RadialTable(nn.Module):
         self.register_buffer("hermite", hermite, persistent=False)
         self.register_buffer(
             "hermite_constant",
-            torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=values.dtype, device=values.device),
+            torch.tensor(
+                [1.0, 0.0, 0.0, 0.0], dtype=values.dtype, device=values.device
+            ),
             persistent=False,
         )
         self.register_buffer(

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from mlpot.data import Frames
 from mlpot.graph import AtomicGraph
+from mlpot.memory import reuse_large_allocations
 from mlpot.model import ModelConfig, build_model
 from mlpot.model.base import Potential
 from mlpot.model.io import load_model, read_checkpoint, save_model
@@ -57,7 +58,6 @@ from mlpot.train.optim import (
 from mlpot.train.provenance import data_sha256, run_metadata
 from mlpot.train.records import LOGGER, MetricsTable, close_log, open_log
 from mlpot.train.state import Progress, restore_training_state, save_training_state
-from mlpot.memory import reuse_large_allocations
 
 BEST_CHECKPOINT = "best.ckpt"
 LAST_CHECKPOINT = "last.ckpt"
