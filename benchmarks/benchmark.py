@@ -6,7 +6,8 @@ Measures, for each model family and dtype, with randomly initialised models:
   the atoms slightly (as in MD), for ethane, ethanol, toluene, aspirin,
   27 ethanol molecules 6 Å apart (243 atoms) and a periodic box of 64 waters
   (192 atoms), plus the share of that time spent outside the model
-  (neighbour list, graph building, conversions);
+  (neighbour list, graph building, conversions); the calculators use radial
+  tables unless ``--no-radial-table`` is given (then the radial networks);
 * training throughput: frames per second of an energy+force loss step
   (forward, forces, backward, Adam) on rMD17 ethanol and aspirin frames at
   batch sizes 5 and 32;
@@ -95,11 +96,12 @@ def systems(data_dir):
     return {name: atoms for name, atoms in found.items() if atoms is not None}
 
 
-def calculator_latency(model, atoms, dtype, repeats):
+def calculator_latency(model, atoms, dtype, repeats, radial_table=True):
     from mlpot import MLPotCalculator
     from mlpot.timing import force_call_latency
 
-    return force_call_latency(MLPotCalculator(model, dtype=dtype), atoms, repeats)
+    calculator = MLPotCalculator(model, dtype=dtype, radial_table=radial_table)
+    return force_call_latency(calculator, atoms, repeats)
 
 
 def training_throughput(model, frames, batch_size, dtype, steps):
@@ -161,11 +163,14 @@ def run_one(family, dtype, args):
         "family": family,
         "dtype": dtype,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "radial_table": not args.no_radial_table,
         "latency": {},
         "training": {},
     }
     for name, atoms in systems(args.data_dir).items():
-        result["latency"][name] = calculator_latency(model, atoms, dtype, args.repeats)
+        result["latency"][name] = calculator_latency(
+            model, atoms, dtype, args.repeats, radial_table=not args.no_radial_table
+        )
     for molecule in ("ethanol", "aspirin"):
         path = Path(args.data_dir) / f"rmd17_{molecule}_train_01.npz"
         if not path.is_file():
@@ -221,6 +226,11 @@ def main():
     parser.add_argument(
         "--data-dir", default=str(REPO.parent / "shared" / "data" / "md17")
     )
+    parser.add_argument(
+        "--no-radial-table",
+        action="store_true",
+        help="calculators run the radial networks instead of tables",
+    )
     parser.add_argument("--json", help="write all figures to this JSON file")
     parser.add_argument(
         "--one", nargs=2, metavar=("FAMILY", "DTYPE"), help=argparse.SUPPRESS
@@ -237,12 +247,16 @@ def main():
     results = []
     for family in args.families:
         for dtype in args.dtypes:
-            command = [sys.executable, __file__, "--one", family, dtype] + [
-                f"--threads={args.threads}",
-                f"--repeats={args.repeats}",
-                f"--steps={args.steps}",
-                f"--data-dir={args.data_dir}",
-            ]
+            command = (
+                [sys.executable, __file__, "--one", family, dtype]
+                + [
+                    f"--threads={args.threads}",
+                    f"--repeats={args.repeats}",
+                    f"--steps={args.steps}",
+                    f"--data-dir={args.data_dir}",
+                ]
+                + (["--no-radial-table"] if args.no_radial_table else [])
+            )
             output = subprocess.run(command, check=True, capture_output=True, text=True)
             results.append(json.loads(output.stdout.strip().splitlines()[-1]))
     report = {

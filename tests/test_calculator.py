@@ -52,7 +52,7 @@ def test_load_calculator_picks_the_family(checkpoints):
 
 
 def test_results_are_in_ev_and_match_the_model(model, ethanol):
-    ethanol.calc = MLPotCalculator(model)
+    ethanol.calc = MLPotCalculator(model, radial_table=False)
     direct = energy_and_forces(model, from_atoms(ethanol, model.r_max))
     assert ethanol.get_potential_energy() == pytest.approx(
         float(direct["energy"].detach())

@@ -6,6 +6,7 @@ import torch
 from ase import Atoms
 from ase.build import molecule
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+from conftest import make_model
 
 from mlpot import MLPotCalculator, keys
 from mlpot.analysis.symmetry import equivariance_errors
@@ -133,3 +134,51 @@ def test_equivariant_features_are_rotation_invariant(kind, ethanol):
     a = model.features(from_atoms(ethanol, model.r_max))
     b = model.features(from_atoms(rotated, model.r_max))
     assert torch.allclose(a, b, atol=1e-10)
+
+
+# Families whose radial networks depend on edge lengths only (the gcn setting
+# has no radial network; the cartesian contrast's filters read edge vectors).
+TABULATED_KINDS = ["equivariant", "invariant"]
+
+
+class TestTabulatedModelContract(TestModelContract):
+    """The same physics with the radial networks replaced by Hermite tables."""
+
+    @pytest.fixture(params=TABULATED_KINDS)
+    def model_kind(self, request):
+        return request.param
+
+    @pytest.fixture
+    def model(self, model_kind):
+        model = make_model(model_kind).tabulate_radial()
+        assert model.active_radial_table() is not None
+        return model
+
+    def test_float32_model_keeps_energy_in_float64(self, model_kind, ethanol):
+        model64 = make_model(model_kind).tabulate_radial()
+        model32 = make_model(model_kind).to(torch.float32)
+        model32.load_state_dict(model64.state_dict())
+        model32.tabulate_radial()
+        assert model32.radial_table.knots.dtype == torch.float32
+        e64 = evaluate(model64, ethanol)
+        e32 = energy_and_forces(
+            model32, from_atoms(ethanol, model64.r_max, torch.float32)
+        )
+        assert e32["energy"].dtype == torch.float64
+        assert abs(float((e32["energy"] - e64["energy"]).detach())) < 1e-4
+        assert torch.allclose(e32["forces"].double(), e64["forces"], atol=1e-4)
+
+    def test_force_vanishes_smoothly_at_r_max(self, model):
+        # A cubic Hermite table is C¹: forces are continuous and reach zero at
+        # r_max, but near it they decay linearly in the last grid interval,
+        # not with the envelope's higher order (at ~1e-10 eV/Å and below).
+        def dimer_force(r):
+            atoms = Atoms("CO", positions=[[0, 0, 0], [r, 0, 0]])
+            return float(evaluate(model, atoms)["forces"].abs().max())
+
+        r_max = model.r_max
+        assert dimer_force(0.9 * r_max) > 1e-6
+        for r in (r_max, 1.1 * r_max):
+            assert dimer_force(r) == 0.0
+        near, nearer = dimer_force(r_max - 1e-3), dimer_force(r_max - 5e-4)
+        assert 0 < nearer < near < 1e-9

@@ -52,14 +52,46 @@ class EquivariantPotential(Potential):
             for k in range(config.num_layers)
         )
 
+    @property
+    def can_tabulate_radial(self) -> bool:
+        """True: the radial MLPs read the Bessel × cutoff embedding of r only."""
+        return True
+
+    def radial_output_sizes(self):
+        """Widths ``num_paths · num_features`` of the layers' radial MLPs (list)."""
+        return [layer.radial_size for layer in self.layers]
+
+    def radial_networks(self, lengths):
+        """Path weights of all layers, concatenated, shape (E, M); lengths (E,) in Å."""
+        radial, _ = self.radial_embedding(lengths)
+        return torch.cat([layer.radial_mlp(radial) for layer in self.layers], dim=1)
+
+    def _radial_parameters(self):
+        return list(self.radial_basis.parameters()) + [
+            p for layer in self.layers for p in layer.radial_mlp.parameters()
+        ]
+
     def features(self, graph, species=None) -> torch.Tensor:
         """Scalar (0e) features of the last layer, shape (N, num_features)."""
         if species is None:
             species = self.species_of(graph[keys.NUMBERS])
         vectors, lengths = self.edge_vectors(graph)
-        radial, _ = self.radial_embedding(lengths)
+        table = self.active_radial_table()
+        if table is None:
+            radial, _ = self.radial_embedding(lengths)
+            weights = [None] * len(self.layers)
+        else:
+            radial = None
+            weights = table(lengths).split(self.radial_output_sizes(), dim=1)
         harmonics = self.spherical_harmonics(vectors)
         h = self.embedding(species).unsqueeze(1)
-        for layer in self.layers:
-            h = layer(h, species, harmonics, radial, graph[keys.EDGE_INDEX])
+        for layer, layer_weights in zip(self.layers, weights, strict=True):
+            h = layer(
+                h,
+                species,
+                harmonics,
+                radial,
+                graph[keys.EDGE_INDEX],
+                radial_weights=layer_weights,
+            )
         return h.squeeze(1)

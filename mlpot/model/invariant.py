@@ -40,11 +40,37 @@ class InvariantPotential(Potential):
             for _ in range(config.num_layers)
         )
 
+    @property
+    def can_tabulate_radial(self) -> bool:
+        """True for continuous filters that read the radial embedding only."""
+        return self.config.interaction == "cfconv" and self.extra_edge_inputs == 0
+
+    def radial_output_sizes(self):
+        """Width ``num_features`` of each layer's filter network (list of int)."""
+        return [layer.radial_size for layer in self.layers]
+
+    def radial_networks(self, lengths):
+        """Filters of all layers, concatenated, shape (E, M); lengths (E,) in Å."""
+        radial, _ = self.radial_embedding(lengths)
+        return torch.cat([layer.filter(radial) for layer in self.layers], dim=1)
+
+    def _radial_parameters(self):
+        return list(self.radial_basis.parameters()) + [
+            p for layer in self.layers for p in layer.filter.parameters()
+        ]
+
     def features(self, graph, species=None) -> torch.Tensor:
         """Node features after the last layer, shape (N, num_features)."""
         if species is None:
             species = self.species_of(graph[keys.NUMBERS])
         vectors, lengths = self.edge_vectors(graph)
+        table = self.active_radial_table() if self.can_tabulate_radial else None
+        if table is not None:
+            filters = table(lengths).split(self.radial_output_sizes(), dim=1)
+            h = self.embedding(species)
+            for layer, layer_filters in zip(self.layers, filters, strict=True):
+                h = layer(h, None, None, graph[keys.EDGE_INDEX], filters=layer_filters)
+            return h
         radial, envelope = self.radial_embedding(lengths)
         edge_inputs = self.edge_inputs(vectors, radial, envelope)
         h = self.embedding(species)

@@ -225,6 +225,7 @@ class EquivariantInteraction(nn.Module):
         self.neighbour_norm = float(avg_num_neighbors) ** -0.5
         self.linear_in = EquivariantLinear(lmax_in, c, c)
         self.tensor_product = EdgeTensorProduct(lmax_in, lmax_edge, lmax_out)
+        self.radial_size = self.tensor_product.num_paths * c
         self.radial_mlp = FullyConnectedNet(
             [num_basis]
             + [radial_hidden] * radial_layers
@@ -262,7 +263,15 @@ class EquivariantInteraction(nn.Module):
             row += size
         return out
 
-    def forward(self, h, species, edge_harmonics, radial_embedding, edge_index):
+    def forward(
+        self,
+        h,
+        species,
+        edge_harmonics,
+        radial_embedding,
+        edge_index,
+        radial_weights=None,
+    ):
         """Update node features.
 
         Parameters
@@ -273,8 +282,12 @@ class EquivariantInteraction(nn.Module):
         edge_harmonics : Tensor, shape (E, (lmax_edge+1)²)
         radial_embedding : Tensor, shape (E, num_basis)
             Radial basis times the smooth cutoff; zero at and beyond r_max.
+            Not used when ``radial_weights`` is given.
         edge_index : Tensor, shape (2, E)
             Rows: centre i, neighbour j.
+        radial_weights : Tensor, shape (E, num_paths · C), optional
+            Output of the radial MLP when it was computed elsewhere (e.g. by
+            a :class:`~mlpot.nn.radial_table.RadialTable`).
 
         Returns
         -------
@@ -282,7 +295,9 @@ class EquivariantInteraction(nn.Module):
         """
         centre, neighbour = edge_index[0], edge_index[1]
         x = self.linear_in(h)
-        weights = self.radial_mlp(radial_embedding).view(
+        if radial_weights is None:
+            radial_weights = self.radial_mlp(radial_embedding)
+        weights = radial_weights.view(
             len(centre), self.tensor_product.num_paths, h.shape[-1]
         )
         messages = self.tensor_product(x[neighbour], edge_harmonics, weights)

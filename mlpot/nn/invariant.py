@@ -28,6 +28,7 @@ class ContinuousFilterInteraction(nn.Module):
     def __init__(self, num_features, num_basis, avg_num_neighbors, radial_hidden=64):
         super().__init__()
         self.neighbour_norm = float(avg_num_neighbors) ** -0.5
+        self.radial_size = num_features
         self.linear_in = nn.Linear(num_features, num_features, bias=False)
         # No biases: the filter vanishes with the radial embedding at r_max.
         self.filter = FullyConnectedNet(
@@ -39,14 +40,18 @@ class ContinuousFilterInteraction(nn.Module):
             nn.Linear(num_features, num_features),
         )
 
-    def forward(self, h, radial_embedding, envelope, edge_index):
+    def forward(self, h, radial_embedding, envelope, edge_index, filters=None):
         """Update node features ``h`` (N, F).
 
         ``radial_embedding`` (E, num_basis) and ``envelope`` (E,) are zero at
         and beyond r_max; ``edge_index`` (2, E) has rows centre i, neighbour j.
+        ``filters`` (E, F), when given, is the filter network's output computed
+        elsewhere (e.g. by a radial table) and ``radial_embedding`` is unused.
         """
         centre, neighbour = edge_index[0], edge_index[1]
-        messages = self.linear_in(h)[neighbour] * self.filter(radial_embedding)
+        if filters is None:
+            filters = self.filter(radial_embedding)
+        messages = self.linear_in(h)[neighbour] * filters
         aggregated = scatter_sum(messages, centre, h.shape[0]) * self.neighbour_norm
         return h + self.update(aggregated)
 

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from mlpot.data import Frames
 from mlpot.graph import AtomicGraph
+from mlpot.memory import reuse_large_allocations
 from mlpot.model import ModelConfig, build_model
 from mlpot.model.base import Potential
 from mlpot.model.io import load_model, read_checkpoint, save_model
@@ -112,6 +113,7 @@ def fit(
         ``train.monitor``, with data provenance, split and final validation
         (and test) errors in its metadata.
     """
+    reuse_large_allocations()
     workers = start_workers()
     run_dir = Path(config.output)
     exists = (run_dir / CONFIG_FILE).exists()
