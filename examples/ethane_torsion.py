@@ -18,6 +18,7 @@ that NVT keeps all bonds and visits all three staggered basins.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -229,7 +230,7 @@ def summarise(model_scan, reference_scan, drift, nvt):
             "barrier, kcal/mol",
             kcal(model, "barrier"),
             kcal(reference, "barrier"),
-            "GFN2-xTB 2.59; exp. 2.9",
+            "within 0.1 of GFN2-xTB (2.59); exp. 2.9",
         ),
         (
             "spread of the 3 minima, kcal/mol",
@@ -247,10 +248,10 @@ def summarise(model_scan, reference_scan, drift, nvt):
             "profile RMSE vs reference, kcal/mol",
             kcal(model, "rmse"),
             None,
-            "small vs barrier",
+            "≤ 0.05",
         ),
         ("scan points converged", bool(model_scan.converged.all()), None, True),
-        ("NVE drift, meV/atom", 1e3 * drift["end"], None, "≈ 0"),
+        ("NVE drift, meV/atom", 1e3 * drift["end"], None, "|drift| < 1"),
         ("NVE largest |ΔE|, meV/atom", 1e3 * drift["largest"], None, "small"),
         ("NVT bonds intact", nvt["bonds_intact"], None, True),
         ("NVT largest bond stretch", nvt["largest_bond_stretch"], None, "< 1.3"),
@@ -341,8 +342,12 @@ def main():
     )
     print_table(rows, reference_name)
     summary = {
+        "title": f"Torsion analysis (relaxed scan in {args.step:g}° steps, "
+        f"NVE {args.nve_ps:g} ps, NVT {args.md_ps:g} ps at {TEMPERATURE_K:g} K)",
+        "command": " ".join(["python examples/ethane_torsion.py", *sys.argv[1:]]),
         "model": args.model,
         "reference": None if reference is None else reference.description,
+        "reference_name": reference_name,
         "scan_angles_deg": model_scan.angles.tolist(),
         "model_scan_kcal_mol": (model_scan.energies / KCAL_PER_MOL).tolist(),
         "reference_scan_kcal_mol": None

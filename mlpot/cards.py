@@ -2,7 +2,7 @@
 
 import platform
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 
@@ -42,6 +42,37 @@ def _error_table(metrics: Dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def _cell(value) -> str:
+    """A table cell for a number, a flag, a list of numbers, text or nothing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return " / ".join(_cell(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.3g}" if value != 0 and abs(value) < 1e-3 else f"{value:.3f}"
+    return str(value)
+
+
+def _analysis_section(analysis: Dict) -> List[str]:
+    """Markdown lines of an analysis summary (see `model_card`)."""
+    reference = analysis.get("reference_name") or analysis.get("reference")
+    lines = [f"## {analysis.get('title') or 'Analysis'}", ""]
+    if analysis.get("command"):
+        lines += [f"Measured by `{analysis['command']}`.", ""]
+    lines += [
+        f"| check | model | {reference or 'reference'} | target |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {row['check']} | {_cell(row.get('model'))} | "
+        f"{_cell(row.get('reference'))} | {_cell(row.get('target'))} |"
+        for row in analysis.get("checks", [])
+    ]
+    return lines
+
+
 def _article(word: str) -> str:
     return "An" if word[:1].lower() in "aeiou" else "A"
 
@@ -66,6 +97,7 @@ def model_card(
     latency_ms: Optional[Dict[str, float]] = None,
     md_check: Optional[Dict] = None,
     recipe: Optional[str] = None,
+    analysis: Optional[Dict] = None,
 ) -> str:
     """The Markdown model card of ``checkpoint``.
 
@@ -81,6 +113,11 @@ def model_card(
         From :func:`mlpot.analysis.stability.langevin_bond_check`.
     recipe : str, optional
         The training config; by default the YAML file in the recorded command.
+    analysis : dict, optional
+        Figures of an analysis run with the model, e.g. the ``summary.json`` of
+        ``examples/ethane_torsion.py``: ``checks`` (a list of dicts with
+        ``check``, ``model``, ``reference`` and ``target``), and optionally
+        ``title``, ``reference_name`` and ``command``.
     """
     payload = read_checkpoint(checkpoint)
     meta, config = payload["metadata"], payload["config"]
@@ -183,6 +220,8 @@ def model_card(
             f"; mean temperature {md_check['mean_temperature_K']:.0f} K. Bond ranges: "
             f"{bonds}.",
         ]
+    if analysis:
+        lines += ["", *_analysis_section(analysis)]
     lines += [
         "",
         "## Reproduce",

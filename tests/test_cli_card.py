@@ -1,5 +1,6 @@
 """``mlpot-card``: a model card generated from a trained checkpoint."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import yaml
 
 from mlpot.cli.card import main as card_main
 from mlpot.cli.train import main as train_main
+from mlpot.data import read_frames, write_store
 from mlpot.data.files import sha256sum
 from mlpot.train.report import evaluate_file
 
@@ -56,3 +58,69 @@ def test_card_needs_a_test_file(trained, tmp_path, capsys):
     save_model(model, tmp_path / "bare.ckpt", {})
     assert card_main([str(tmp_path / "bare.ckpt")]) == 1
     assert "--test FILE" in capsys.readouterr().err
+
+
+def test_card_shows_an_analysis_summary(trained, tmp_path):
+    summary = {
+        "title": "Torsion analysis",
+        "command": "python examples/ethane_torsion.py --model m.ckpt",
+        "reference_name": "GFN2-xTB",
+        "checks": [
+            {
+                "check": "barrier, kcal/mol",
+                "model": 2.5951,
+                "reference": 2.5932,
+                "target": "within 0.1",
+            },
+            {
+                "check": "NVT bonds intact",
+                "model": True,
+                "reference": None,
+                "target": True,
+            },
+            {
+                "check": "basins",
+                "model": [0.42, 0.31, 0.27],
+                "reference": None,
+                "target": "all > 0",
+            },
+        ],
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    card_path, figures_path = tmp_path / "card.md", tmp_path / "card.json"
+    arguments = [str(trained), "-o", str(card_path), "--json", str(figures_path)]
+    assert card_main([*arguments, "--analysis", "summary.json"]) == 0
+    card = card_path.read_text()
+    assert "## Torsion analysis" in card
+    assert "`python examples/ethane_torsion.py --model m.ckpt`" in card
+    assert "| check | model | GFN2-xTB | target |" in card
+    assert "| barrier, kcal/mol | 2.595 | 2.593 | within 0.1 |" in card
+    assert "| NVT bonds intact | yes |  | yes |" in card
+    assert "| basins | 0.420 / 0.310 / 0.270 |  | all > 0 |" in card
+    assert json.loads(figures_path.read_text())["analysis"] == summary
+
+
+def test_card_of_a_store_records_the_store_sha256(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("train", "test"):
+        frames = read_frames(DATA / f"rmd17_ethanol_{name}_01_subset.npz")
+        write_store(tmp_path / f"{name}.h5", frames)
+    Path("recipe.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "data": {"train": "train.h5", "test": "test.h5", "n_val": 5},
+                "model": {"name": "invariant", "num_features": 8, "num_layers": 1},
+                "train": {"batch_size": 5, "max_epochs": 1},
+                "output": "runs/store",
+            }
+        )
+    )
+    assert train_main(["recipe.yaml", "--quiet"]) == 0
+    checkpoint = tmp_path / "runs" / "store" / "best.ckpt"
+    assert card_main([str(checkpoint), "-o", "card.md"]) == 0
+    card = Path("card.md").read_text()
+    assert sha256sum("train.h5") in card and sha256sum("test.h5") in card
+    report = evaluate_file(checkpoint, "test.h5")
+    assert report["data"]["sha256"] == sha256sum("test.h5")
+    assert not evaluate_file(checkpoint, "test.h5")["in_training_file"]
+    assert evaluate_file(checkpoint, "train.h5")["in_training_file"]

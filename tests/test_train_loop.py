@@ -284,6 +284,17 @@ def test_resume_refuses_changed_data(tmp_path):
         fit(config, resume=True)
 
 
+def test_a_state_saved_without_checksums_resumes(tmp_path):
+    fit(tiny_run(tmp_path / "run", max_epochs=1))
+    state_path = tmp_path / "run" / "last.state"
+    state = torch.load(state_path, weights_only=True)
+    state["data_sha256"] = {name: None for name in state["data_sha256"]}
+    torch.save(state, state_path)
+    config = load_resume_config(tmp_path / "run", ["train.max_epochs=2"])
+    fit(config, resume=True)
+    assert torch.load(state_path, weights_only=True)["progress"]["epoch"] == 2
+
+
 def test_too_few_frames_for_the_split_is_explained(tmp_path):
     config = tiny_run(tmp_path / "run")
     config.data.n_train = 30

@@ -11,6 +11,7 @@ Examples
 
     mlpot-card models/ethanol-equivariant.ckpt           # models/ethanol-equivariant.md
     mlpot-card models/ethanol-equivariant.ckpt --md-ps 2 # with a 500 K Langevin check
+    mlpot-card models/ethane-equivariant.ckpt --analysis runs/torsion/summary.json
 """
 
 import argparse
@@ -37,6 +38,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--md-ps", type=float, default=0.0, help="Langevin check (ps)")
     parser.add_argument("--md-temperature", type=float, default=500.0, help="K")
     parser.add_argument("--json", help="also write the measured figures as JSON")
+    parser.add_argument(
+        "--analysis",
+        metavar="SUMMARY.json",
+        help="add the figures of an analysis run with the model, e.g. the "
+        "summary.json of examples/ethane_torsion.py",
+    )
     args = parser.parse_args(argv)
     try:
         card, figures = _card(args)
@@ -76,5 +83,9 @@ def _card(args):
             duration_ps=args.md_ps,
         )
         md_check.update(temperature_K=args.md_temperature, duration_ps=args.md_ps)
-    card = model_card(args.checkpoint, report, latency, md_check, args.recipe)
-    return card, {"test": report, "latency_ms": latency, "md_check": md_check}
+    analysis = json.loads(Path(args.analysis).read_text()) if args.analysis else None
+    card = model_card(args.checkpoint, report, latency, md_check, args.recipe, analysis)
+    figures = {"test": report, "latency_ms": latency, "md_check": md_check}
+    if analysis:
+        figures["analysis"] = analysis
+    return card, figures
