@@ -40,12 +40,6 @@ FIGURES = (
     "forces_mae_meV_per_A",
     "forces_rmse_meV_per_A",
 )
-# Cards that recorded no sha256 for their test file: mlpot-card takes the data's
-# ``source_sha256``, which mlpot's HDF5 stores (read_store) leave unset, so an
-# HDF5 test file is not pinned (and `evaluate_file` then reports
-# ``in_training_file: true``, comparing None with None). Strict: once a card
-# records the hash, the mark must go.
-NO_SHA256 = {"ethane-equivariant"}
 
 
 def test_every_shipped_model_has_json_figures():
@@ -97,17 +91,7 @@ def test_test_errors_reproduce(evaluated):
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="the card records no sha256 (HDF5 test file)"
-            ),
-        )
-        if name in NO_SHA256
-        else name
-        for name in CARDS
-    ],
+    CARDS,
 )
 def test_test_file_is_the_one_the_card_names(name):
     recorded = _card(name)["test"]["data"]
