@@ -115,14 +115,23 @@ def test_model_loads_through_its_family_calculator(name):
         other(str(checkpoint))
     path = _test_file(name)
     frames = read_frames(path)
-    atoms = frames.to_atoms(0)
-    atoms.calc = calculator
     model = load_model(checkpoint)
     expected = predict(model, labelled_graphs(frames.subset([0]), model.r_max))
-    assert np.isclose(
-        atoms.get_potential_energy(), float(expected[keys.ENERGY][0]), rtol=0, atol=1e-8
-    )
-    np.testing.assert_allclose(
-        atoms.get_forces(), expected[keys.FORCES].numpy(), rtol=0, atol=1e-8
-    )
+    # With radial tables (the default) the calculator is within ~1e-7 eV/Å of
+    # the networks; without them it runs the same arithmetic as the model.
+    for calc, tolerance in (
+        (calculator, 1e-6),
+        (CALCULATORS[family](str(checkpoint), radial_table=False), 1e-8),
+    ):
+        atoms = frames.to_atoms(0)
+        atoms.calc = calc
+        assert np.isclose(
+            atoms.get_potential_energy(),
+            float(expected[keys.ENERGY][0]),
+            rtol=0,
+            atol=tolerance,
+        )
+        np.testing.assert_allclose(
+            atoms.get_forces(), expected[keys.FORCES].numpy(), rtol=0, atol=tolerance
+        )
     assert torch.isfinite(torch.as_tensor(atoms.get_forces())).all()
