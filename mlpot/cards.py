@@ -52,7 +52,7 @@ def _cell(value) -> str:
         return " / ".join(_cell(v) for v in value)
     if isinstance(value, float):
         return f"{value:.3g}" if value != 0 and abs(value) < 1e-3 else f"{value:.3f}"
-    return str(value)
+    return str(value).replace("|", "\\|")  # a bare | would end the table cell
 
 
 def _analysis_section(analysis: Dict) -> List[str]:
@@ -66,7 +66,7 @@ def _analysis_section(analysis: Dict) -> List[str]:
         "| --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {row['check']} | {_cell(row.get('model'))} | "
+        f"| {_cell(row['check'])} | {_cell(row.get('model'))} | "
         f"{_cell(row.get('reference'))} | {_cell(row.get('target'))} |"
         for row in analysis.get("checks", [])
     ]

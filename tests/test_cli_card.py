@@ -78,6 +78,7 @@ def test_card_shows_an_analysis_summary(trained, tmp_path):
                 "reference": None,
                 "target": True,
             },
+            {"check": "drift", "model": 0.2, "reference": None, "target": "|x| < 1"},
             {
                 "check": "basins",
                 "model": [0.42, 0.31, 0.27],
@@ -97,6 +98,7 @@ def test_card_shows_an_analysis_summary(trained, tmp_path):
     assert "| barrier, kcal/mol | 2.595 | 2.593 | within 0.1 |" in card
     assert "| NVT bonds intact | yes |  | yes |" in card
     assert "| basins | 0.420 / 0.310 / 0.270 |  | all > 0 |" in card
+    assert "| drift | 0.200 |  | \\|x\\| < 1 |" in card
     assert json.loads(figures_path.read_text())["analysis"] == summary
 
 
