@@ -131,16 +131,17 @@ class Potential(nn.Module):
         """Whether this model has radial networks that depend on edge lengths only."""
         return False
 
-    def radial_output_sizes(self) -> List[int]:
-        """Output widths of the radial networks.
+    def radial_network_modules(self) -> List[nn.Module]:
+        """The per-layer radial networks, in layer order.
 
-        Returns
-        -------
-        list of int
-            One width per layer, in layer order; they sum to the width M of
-            :meth:`radial_networks`.
+        Each maps the radial embedding (E, num_basis) of :meth:`radial_embedding`
+        to (E, M_k); ``self.layers[k].radial_size`` is M_k.
         """
         raise NotImplementedError
+
+    def radial_output_sizes(self) -> List[int]:
+        """Output widths M_k of the radial networks, one per layer (list of int)."""
+        return [layer.radial_size for layer in self.layers]
 
     def radial_networks(self, lengths: torch.Tensor) -> torch.Tensor:
         """All radial network outputs, concatenated per layer, shape (E, M).
@@ -154,11 +155,14 @@ class Potential(nn.Module):
         -------
         Tensor, shape (E, sum(radial_output_sizes()))
         """
-        raise NotImplementedError
+        radial, _ = self.radial_embedding(lengths)
+        return torch.cat([net(radial) for net in self.radial_network_modules()], dim=1)
 
     def _radial_parameters(self) -> List[torch.Tensor]:
         """Parameters the radial networks depend on (basis frequencies, MLPs)."""
-        raise NotImplementedError
+        return list(self.radial_basis.parameters()) + [
+            p for net in self.radial_network_modules() for p in net.parameters()
+        ]
 
     def _radial_versions(self) -> list:
         return [(id(p), p._version, p.dtype) for p in self._radial_parameters()]

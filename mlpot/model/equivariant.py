@@ -57,19 +57,9 @@ class EquivariantPotential(Potential):
         """True: the radial MLPs read the Bessel × cutoff embedding of r only."""
         return True
 
-    def radial_output_sizes(self):
-        """Widths ``num_paths · num_features`` of the layers' radial MLPs (list)."""
-        return [layer.radial_size for layer in self.layers]
-
-    def radial_networks(self, lengths):
-        """Path weights of all layers, concatenated, shape (E, M); lengths (E,) in Å."""
-        radial, _ = self.radial_embedding(lengths)
-        return torch.cat([layer.radial_mlp(radial) for layer in self.layers], dim=1)
-
-    def _radial_parameters(self):
-        return list(self.radial_basis.parameters()) + [
-            p for layer in self.layers for p in layer.radial_mlp.parameters()
-        ]
+    def radial_network_modules(self):
+        """The layers' radial MLPs (embedding to path weights, num_paths · C)."""
+        return [layer.radial_mlp for layer in self.layers]
 
     def features(self, graph, species=None) -> torch.Tensor:
         """Scalar (0e) features of the last layer, shape (N, num_features)."""

@@ -45,19 +45,9 @@ class InvariantPotential(Potential):
         """True for continuous filters that read the radial embedding only."""
         return self.config.interaction == "cfconv" and self.extra_edge_inputs == 0
 
-    def radial_output_sizes(self):
-        """Width ``num_features`` of each layer's filter network (list of int)."""
-        return [layer.radial_size for layer in self.layers]
-
-    def radial_networks(self, lengths):
-        """Filters of all layers, concatenated, shape (E, M); lengths (E,) in Å."""
-        radial, _ = self.radial_embedding(lengths)
-        return torch.cat([layer.filter(radial) for layer in self.layers], dim=1)
-
-    def _radial_parameters(self):
-        return list(self.radial_basis.parameters()) + [
-            p for layer in self.layers for p in layer.filter.parameters()
-        ]
+    def radial_network_modules(self):
+        """The layers' filter networks (embedding -> ``num_features`` filters)."""
+        return [layer.filter for layer in self.layers]
 
     def features(self, graph, species=None) -> torch.Tensor:
         """Node features after the last layer, shape (N, num_features)."""
