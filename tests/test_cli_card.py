@@ -15,24 +15,29 @@ from mlpot.train.report import evaluate_file
 DATA = Path(__file__).parent / "data"
 
 
+def train_tiny(train, test, output, max_epochs):
+    """Train a tiny invariant model from ``recipe.yaml`` in the current folder."""
+    Path("recipe.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "data": {"train": train, "test": test, "n_val": 5},
+                "model": {"name": "invariant", "num_features": 8, "num_layers": 1},
+                "train": {"batch_size": 5, "max_epochs": max_epochs},
+                "output": output,
+            }
+        )
+    )
+    assert train_main(["recipe.yaml", "--quiet"]) == 0
+    return Path(output).resolve() / "best.ckpt"
+
+
 @pytest.fixture
 def trained(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("train", "test"):
         source = DATA / f"rmd17_ethanol_{name}_01_subset.npz"
         (tmp_path / f"{name}.npz").write_bytes(source.read_bytes())
-    Path("recipe.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "data": {"train": "train.npz", "test": "test.npz", "n_val": 5},
-                "model": {"name": "invariant", "num_features": 8, "num_layers": 1},
-                "train": {"batch_size": 5, "max_epochs": 2},
-                "output": "runs/card",
-            }
-        )
-    )
-    assert train_main(["recipe.yaml", "--quiet"]) == 0
-    return tmp_path / "runs" / "card" / "best.ckpt"
+    return train_tiny("train.npz", "test.npz", "runs/card", max_epochs=2)
 
 
 def test_card_is_generated_from_metadata_and_evaluation(trained, tmp_path):
@@ -107,18 +112,7 @@ def test_card_of_a_store_records_the_store_sha256(tmp_path, monkeypatch):
     for name in ("train", "test"):
         frames = read_frames(DATA / f"rmd17_ethanol_{name}_01_subset.npz")
         write_store(tmp_path / f"{name}.h5", frames)
-    Path("recipe.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "data": {"train": "train.h5", "test": "test.h5", "n_val": 5},
-                "model": {"name": "invariant", "num_features": 8, "num_layers": 1},
-                "train": {"batch_size": 5, "max_epochs": 1},
-                "output": "runs/store",
-            }
-        )
-    )
-    assert train_main(["recipe.yaml", "--quiet"]) == 0
-    checkpoint = tmp_path / "runs" / "store" / "best.ckpt"
+    checkpoint = train_tiny("train.h5", "test.h5", "runs/store", max_epochs=1)
     assert card_main([str(checkpoint), "-o", "card.md"]) == 0
     card = Path("card.md").read_text()
     assert sha256sum("train.h5") in card and sha256sum("test.h5") in card
