@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from mlpot.study import load_study_config, study_config_from_dict
+from mlpot.study.config import recorded_config
 from mlpot.study.runs import run_config
 from mlpot.study.symmetry import cartesian_run
 
@@ -26,6 +27,28 @@ def test_presets_load_with_paths_relative_to_the_config_file():
     assert list(full.molecules) == ["ethanol", "toluene", "aspirin"]
     assert full.data_efficiency.sizes == [50, 100, 250, 500, 950]
     assert full.families["invariant"].train == {"lr": 2.0e-3}
+
+
+def test_records_name_data_files_relative_to_their_folder(tmp_path):
+    config = load_study_config(EXAMPLES / "small.yaml")
+    folder = tmp_path / "studies" / "small"
+    recorded = config.to_dict(relative_to=folder)["molecules"]["ethanol"]
+    for key in ("train", "test"):
+        held = Path(getattr(config.molecules["ethanol"], key))
+        assert not Path(recorded[key]).is_absolute()
+        assert str(tmp_path) not in recorded[key]
+        assert (folder / recorded[key]).resolve() == held
+    held = config.to_dict()["molecules"]["ethanol"]
+    assert held["train"] == config.molecules["ethanol"].train
+
+
+def test_records_with_absolute_paths_read_as_relative_ones(tmp_path):
+    config = load_study_config(EXAMPLES / "small.yaml")
+    folder = tmp_path / "study"
+    relative = config.to_dict(relative_to=folder)
+    assert recorded_config(config.to_dict(), folder) == relative
+    assert recorded_config(relative, folder) == relative
+    assert recorded_config(relative, tmp_path) != relative
 
 
 def test_run_config_merges_shared_family_and_run_settings(tmp_path):

@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from matplotlib.image import imread
 
 from mlpot.cli.study import main
 from mlpot.model.io import read_checkpoint
+from mlpot.study import load_study_config, run_study, study_config_from_dict
 from mlpot.study import run as study_run
-from mlpot.study import run_study, study_config_from_dict
 from mlpot.study.runs import RunOutcome
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "study"
@@ -120,8 +121,66 @@ def test_a_folder_of_another_study_is_refused(study):
     settings = yaml.safe_load(Path(CONFIG).read_text())
     settings["train"]["max_epochs"] = 4
     config = study_config_from_dict(settings, base=EXAMPLES)
-    with pytest.raises(ValueError, match="holds a study run with another config"):
+    with pytest.raises(ValueError, match="another config .*train.max_epochs differ"):
         run_study(config, output)
+
+
+def _strings(values):
+    """Every string in a nested structure of dicts and lists."""
+    if isinstance(values, dict):
+        return [s for value in values.values() for s in _strings(value)]
+    if isinstance(values, list):
+        return [s for value in values for s in _strings(value)]
+    return [values] if isinstance(values, str) else []
+
+
+def _assert_relative_data_paths(recorded, folder, files):
+    """``recorded`` names no absolute path, and its ``files`` lie in ``folder``."""
+    assert not [s for s in _strings(recorded) if Path(s).is_absolute()]
+    assert str(folder.parent) not in json.dumps(recorded)
+    for key, expected in files.items():
+        assert (folder / recorded[key]).resolve() == expected.resolve(), key
+
+
+def test_records_name_data_files_relative_to_their_folder(study):
+    output, _, results = study
+    data = Path(__file__).parent / "data"
+    files = {
+        "train": data / "rmd17_ethanol_train_01_subset.npz",
+        "test": data / "rmd17_ethanol_test_01_subset.npz",
+    }
+    recorded = yaml.safe_load((output / "study.yaml").read_text())
+    for config in (recorded, results["config"]):
+        _assert_relative_data_paths(config, output, {})
+        _assert_relative_data_paths(config["molecules"]["ethanol"], output, files)
+    _assert_relative_data_paths(results, output, {})
+    split = {
+        "train": output / "data" / "ethanol-lowest-0.8.h5",
+        "test": output / "data" / "ethanol-highest-0.2.h5",
+    }
+    for run_dir in (output / "runs" / "ethanol").iterdir():
+        run = yaml.safe_load((run_dir / "config.yaml").read_text())
+        assert run["output"] == "."
+        run_files = split if run_dir.name.startswith("ood-") else files
+        _assert_relative_data_paths(run["data"], run_dir, run_files)
+
+
+def test_a_study_recorded_with_absolute_paths_continues(study, tmp_path, monkeypatch):
+    """An older study folder (absolute data paths) continues from another folder."""
+    output, _, results = study
+    shutil.copytree(output, tmp_path / "old")
+    absolute = load_study_config(CONFIG).to_dict()
+    (tmp_path / "old" / "study.yaml").write_text(yaml.safe_dump(absolute))
+    monkeypatch.chdir(tmp_path)
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main([CONFIG, "--output", "old"]) == 0
+    assert printed.getvalue().count("finished earlier") == 12
+    assert "trained in" not in printed.getvalue()
+    recorded = yaml.safe_load((tmp_path / "old" / "study.yaml").read_text())
+    assert recorded == load_study_config(CONFIG).to_dict(relative_to="old")
+    continued = json.loads((tmp_path / "old" / "results.json").read_text())
+    assert continued["config"] == recorded
+    assert continued["molecules"] == results["molecules"]
 
 
 def test_command_line_errors_are_reported(tmp_path, capsys):

@@ -33,8 +33,11 @@ import yaml
 from mlpot.analysis.variables import MOLECULES
 from mlpot.model.config import closest_key_hint
 from mlpot.train.config import RunConfig, _typed
+from mlpot.train.config_files import path_from, path_relative_to
 
 FAMILIES = ("equivariant", "invariant", "cartesian")
+# Keys of a molecule's data files.
+DATA_KEYS = ("train", "test")
 # Train settings the study sets itself for each run.
 PER_RUN_TRAIN_KEYS = ("seed", "augment_rotations", "quiet")
 
@@ -215,9 +218,53 @@ class StudyConfig:
                     f"{sizes}; choose one of them"
                 )
 
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain nested dict (YAML- and JSON-able)."""
-        return asdict(self)
+    def to_dict(self, relative_to=None) -> Dict[str, Any]:
+        """Plain nested dict (YAML- and JSON-able).
+
+        Parameters
+        ----------
+        relative_to : str or Path, optional
+            Folder of the file that records the dict: the data paths are
+            written relative to it, so the record names no folder of this
+            machine. Default: the paths as held (absolute once loaded).
+        """
+        values = asdict(self)
+        if relative_to is None:
+            return values
+        return _with_data_paths(values, lambda p: path_relative_to(p, relative_to))
+
+
+def recorded_config(values: Dict[str, Any], folder) -> Dict[str, Any]:
+    """A config dict recorded in ``folder``, its data paths relative to ``folder``.
+
+    Records written with absolute data paths (by older versions) become the
+    same as ones written by ``StudyConfig.to_dict(relative_to=folder)``, so
+    both compare equal to the config they were written from.
+    """
+    return _with_data_paths(
+        values, lambda p: path_relative_to(path_from(p, folder), folder)
+    )
+
+
+def _with_data_paths(values: Dict[str, Any], convert) -> Dict[str, Any]:
+    """``values`` with ``convert`` applied to each molecule's data paths."""
+    molecules = values.get("molecules")
+    if not isinstance(molecules, dict):
+        return values
+    return {
+        **values,
+        "molecules": {
+            name: _with_files(files, convert) for name, files in molecules.items()
+        },
+    }
+
+
+def _with_files(files, convert):
+    """One molecule's data files with ``convert`` applied to the paths."""
+    if not isinstance(files, dict):
+        return files
+    paths = {k: convert(files[k]) for k in DATA_KEYS if isinstance(files.get(k), str)}
+    return {**files, **paths}
 
 
 SECTIONS = {
@@ -307,12 +354,12 @@ def _molecule(name: str, settings, base: Path) -> MoleculeData:
     if not isinstance(settings, dict):
         raise ValueError(f"molecules.{name} must map train/test to data files")
     _check_keys(settings, [f.name for f in fields(MoleculeData)], f"molecules.{name}.")
-    for key in ("train", "test"):
+    for key in DATA_KEYS:
         if not settings.get(key):
             raise ValueError(f"molecules.{name}.{key} is missing; give a data file")
     return MoleculeData(
-        train=str((base / settings["train"]).resolve()),
-        test=str((base / settings["test"]).resolve()),
+        train=path_from(settings["train"], base),
+        test=path_from(settings["test"], base),
         energy_unit=settings.get("energy_unit"),
     )
 

@@ -11,6 +11,10 @@ The study folder holds::
     figures/       PNG figures
     results.json   every number of the report
     report.md      findings, tables and figures
+
+Data files are recorded by paths relative to the folder of the file that
+records them (this folder; each run's ``config.yaml``: its run directory), so
+the folder names no folder of this machine and can be moved with its data.
 """
 
 import json
@@ -22,7 +26,7 @@ import yaml
 from mlpot.fileio import atomic_path
 from mlpot.model.io import read_checkpoint
 from mlpot.study import data_efficiency, generalisation, latent_geometry, symmetry
-from mlpot.study.config import StudyConfig
+from mlpot.study.config import StudyConfig, recorded_config
 from mlpot.study.parallel import train_in_workers
 from mlpot.study.report import write_report
 from mlpot.study.runs import LOGGER, PlannedRun, train
@@ -77,7 +81,7 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
             train(config, run, output)
     results = {
         "mlpot_version": __version__,
-        "config": config.to_dict(),
+        "config": config.to_dict(relative_to=output),
         "training_time_s": sum(
             read_checkpoint(run.best_checkpoint(output))["metadata"]["training_time_s"]
             for run in runs
@@ -112,15 +116,45 @@ def planned_runs(config: StudyConfig, output) -> List[PlannedRun]:
 
 
 def _claim(output: Path, config: StudyConfig) -> None:
-    """Record the config in ``output``, or check that it is the one recorded."""
+    """Record the config in ``output``, or check that it is the one recorded.
+
+    The data paths are recorded relative to ``output``. A record with absolute
+    ones (from older versions) is the same study; it is rewritten with
+    relative paths.
+    """
     path = output / CONFIG_FILE
-    settings: Dict = config.to_dict()
+    settings: Dict = config.to_dict(relative_to=output)
     if path.is_file():
-        if yaml.safe_load(path.read_text()) != settings:
-            raise ValueError(
-                f"'{output}' holds a study run with another config ({path}); "
-                "rerun it with that config, or choose another --output folder"
-            )
-        return
+        recorded = yaml.safe_load(path.read_text())
+        _check_same_study(recorded, settings, path)
+        if recorded == settings:
+            return
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
+
+
+def _check_same_study(recorded, settings: Dict, path: Path) -> None:
+    """Raise unless the config recorded at ``path`` is the one of ``settings``."""
+    if isinstance(recorded, dict):
+        recorded = recorded_config(recorded, path.parent)
+    differing = _differences(recorded, settings)
+    if differing:
+        raise ValueError(
+            f"'{path.parent}' holds a study run with another config ({path}: "
+            f"{', '.join(differing)} differ); rerun it with that config, or "
+            "choose another --output folder"
+        )
+
+
+def _differences(recorded, settings, prefix: str = "") -> List[str]:
+    """Dotted keys whose values differ between two nested dicts."""
+    if not (isinstance(recorded, dict) and isinstance(settings, dict)):
+        return [] if recorded == settings else [prefix.rstrip(".") or "the config"]
+    keys = [*settings, *(key for key in recorded if key not in settings)]
+    return [
+        difference
+        for key in keys
+        for difference in _differences(
+            recorded.get(key), settings.get(key), f"{prefix}{key}."
+        )
+    ]

@@ -122,7 +122,7 @@ def load_resume_config(run_dir, overrides: Sequence[str] = ()) -> RunConfig:
         values = yaml.safe_load(handle)
     for key in ("train", "test"):  # stored relative to the run directory
         if values["data"].get(key):
-            values["data"][key] = str((run_dir / values["data"][key]).resolve())
+            values["data"][key] = path_from(values["data"][key], run_dir)
     parsed["output"] = str(run_dir)
     return RunConfig.from_dict(apply_overrides(values, parsed))
 
@@ -134,14 +134,30 @@ def relocatable(config: RunConfig, run_dir) -> RunConfig:
     the run can be resumed after the directory and its data are moved together
     (as in a copy of the repository on another machine).
     """
-    run_dir = Path(run_dir).resolve()
     data = config.data
     paths = {
-        key: os.path.relpath(Path(value).resolve(), run_dir)
+        key: path_relative_to(value, run_dir)
         for key, value in (("train", data.train), ("test", data.test))
         if value
     }
     return replace(config, data=replace(data, **paths), output=".")
+
+
+def path_relative_to(path, folder) -> str:
+    """``path`` as a file in ``folder`` records it: relative to that folder.
+
+    Both are taken from the working directory when relative themselves.
+    """
+    return os.path.relpath(Path(path).resolve(), Path(folder).resolve())
+
+
+def path_from(path, folder) -> str:
+    """The absolute path of ``path`` recorded by a file in ``folder``.
+
+    The inverse of :func:`path_relative_to`; an absolute ``path`` stays the
+    same file.
+    """
+    return str((Path(folder) / path).resolve())
 
 
 def write_config(config: RunConfig, path) -> Path:
