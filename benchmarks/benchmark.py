@@ -11,7 +11,10 @@ Measures, for each model family and dtype, with randomly initialised models:
 * training throughput: frames per second of an energy+force loss step
   (forward, forces, backward, Adam) on rMD17 ethanol and aspirin frames at
   batch sizes 5 and 32;
-* peak resident memory of the process.
+* peak resident memory of the process;
+* the speed of the machine itself, before and after (a pure-Python loop and
+  a chain of small torch operations), so that figures taken on different days
+  of a shared machine can be told apart from changes in the code.
 
 Each (family, dtype) runs in its own subprocess so its peak memory is its own.
 MD17 molecules are read from ``--data-dir`` (rMD17 npz files); systems whose
@@ -184,6 +187,41 @@ def run_one(family, dtype, args):
     return result
 
 
+def machine_speed() -> dict:
+    """Times of two fixed workloads, in ms, on one thread.
+
+    ``python_loop_ms``: a pure-Python loop of 10⁶ additions;
+    ``small_torch_ops_ms``: 1000 additions of 3x3 tensors, bound by operator
+    dispatch like a small-molecule force call.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a = torch.ones(3, 3, dtype=torch.float64)
+
+    def loop():
+        total = 0
+        for i in range(10**6):
+            total += i
+
+    def ops():
+        x = a
+        for _ in range(1000):
+            x = x + a
+
+    figures = {}
+    for name, work in (("python_loop_ms", loop), ("small_torch_ops_ms", ops)):
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            work()
+            times.append(1e3 * (time.perf_counter() - start))
+        figures[name] = float(np.median(times))
+    torch.set_num_threads(threads)
+    return figures
+
+
 def table(results):
     names = list(results[0]["latency"])
     lines = [
@@ -244,6 +282,7 @@ def main():
 
     import mlpot
 
+    speed_before = machine_speed()
     results = []
     for family in args.families:
         for dtype in args.dtypes:
@@ -270,10 +309,20 @@ def main():
         "machine": {
             "processor": platform.processor() or platform.machine(),
             "cpus": __import__("os").cpu_count(),
+            "speed_before": speed_before,
+            "speed_after": machine_speed(),
         },
         "results": results,
     }
     print(table(results))
+    print(
+        "machine speed before / after: "
+        + ", ".join(
+            f"{name} {report['machine']['speed_before'][name]:.1f} / "
+            f"{report['machine']['speed_after'][name]:.1f}"
+            for name in speed_before
+        )
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
