@@ -17,6 +17,7 @@ from mlpot.model.io import read_checkpoint
 from mlpot.study import load_study_config, run_study, study_config_from_dict
 from mlpot.study import run as study_run
 from mlpot.study.runs import RunOutcome
+from mlpot.train.records import read_metrics
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "study"
 CONFIG = str(EXAMPLES / "small.yaml")
@@ -26,6 +27,7 @@ FIGURES = {
     "latent_ethanol_equivariant.png",
     "latent_ethanol_invariant.png",
     "symmetry_ethanol.png",
+    "training_time_ethanol.png",
 }
 
 
@@ -96,6 +98,32 @@ def test_report_states_each_finding_with_its_numbers(study):
     for name in FIGURES:
         assert f"(figures/{name})" in report
     assert "**ethanol, symmetry:**" in printed
+
+
+def test_training_time_section_reads_the_largest_runs(study):
+    output, _, results = study
+    part = results["molecules"]["ethanol"]["training_time"]
+    assert (part["n_train"], part["seed"]) == (10, 0)
+    report = (output / "report.md").read_text()
+    for family in ("equivariant", "invariant"):
+        metrics = read_metrics(
+            output / "runs" / "ethanol" / f"{family}-n10-seed0" / "metrics.csv"
+        )
+        summary = part["families"][family]
+        assert summary["epochs"] == len(metrics["epoch"]) == 3
+        # No time budget in the small preset: the budget is the longer run.
+        best = summary["best_val_forces_meV_per_A"]
+        assert best["1"] == metrics["val_forces_mae_meV_per_A"].min()
+        reached = [best[k] for k in ("0.25", "0.5", "1") if best[k] is not None]
+        assert reached == sorted(reached, reverse=True) and len(reached) >= 1
+        assert f"{best['1']:.3g}" in report
+    assert part["budget_s"] == max(
+        read_metrics(output / "runs" / "ethanol" / f"{f}-n10-seed0" / "metrics.csv")[
+            "elapsed_s"
+        ][-1]
+        for f in ("equivariant", "invariant")
+    )
+    assert "**ethanol, training time:**" in report
 
 
 def test_numbers_agree_with_the_runs_and_the_physics(study):
@@ -213,7 +241,13 @@ def parallel_study(tmp_path_factory):
 
 
 def _without_timings(results):
-    return {key: value for key, value in results.items() if key != "training_time_s"}
+    """Results without what depends on the machine's speed (training times)."""
+    molecules = {
+        name: {key: part for key, part in parts.items() if key != "training_time"}
+        for name, parts in results["molecules"].items()
+    }
+    kept = {key: value for key, value in results.items() if key != "training_time_s"}
+    return {**kept, "molecules": molecules}
 
 
 def test_parallel_study_continues_and_logs_each_run(parallel_study):

@@ -80,9 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlpot-study",
         description="Equivariant vs invariant potentials: learning curves, "
-        "high-energy generalisation, latent geometry and symmetry, written to "
-        "a folder of figures and a Markdown report. Rerun the same command to "
-        "continue an interrupted study.",
+        "accuracy against training time, high-energy generalisation, latent "
+        "geometry and symmetry, written to a folder of figures and a Markdown "
+        "report. Rerun the same command to continue an interrupted study.",
     )
     parser.add_argument(
         "config", help="study config (YAML), e.g. examples/study/small.yaml"

@@ -1,6 +1,7 @@
 """The equivariant-vs-invariant study, run from one config: ``mlpot-study CONFIG``.
 
-Four parts, each a module: data efficiency (learning curves), generalisation
+Five parts, each a module: data efficiency (learning curves), training time
+(accuracy against training time of the largest runs), generalisation
 (train on low energies, test on high ones), latent geometry (what the
 last-layer features hold) and symmetry (equivariance errors, and a
 deliberately non-equivariant model trained with and without rotations).

@@ -61,6 +61,37 @@ def learning_curve_figure(path, molecule: str, curves: Mapping[str, Dict]) -> Pa
     return _save(figure, path)
 
 
+def training_time_figure(
+    path, molecule: str, curves: Mapping[str, Dict], n_train: int
+) -> Path:
+    """Best validation force error so far against training time, per family.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output PNG.
+    molecule : str
+        Used in the title.
+    curves : dict
+        Family → ``time_s`` (epochs,) training time at each epoch's end in s
+        and ``errors`` (epochs,) validation force MAE in meV/Å.
+    n_train : int
+        Training frames of the runs, for the title.
+    """
+    figure = _figure(6, 4.2)
+    axis = figure.subplots()
+    for family, curve in curves.items():
+        best = np.minimum.accumulate(np.asarray(curve["errors"], dtype=np.float64))
+        minutes = np.asarray(curve["time_s"], dtype=np.float64) / 60
+        axis.step(minutes, best, where="post", color=COLOURS[family], label=family)
+    axis.set_yscale("log")
+    axis.set_xlabel("training time (min)")
+    axis.set_ylabel("best validation force MAE so far (meV/Å)")
+    axis.legend(fontsize="small")
+    figure.suptitle(f"{molecule}: accuracy against training time, {n_train} frames")
+    return _save(figure, path)
+
+
 def generalisation_figure(
     path,
     molecule: str,

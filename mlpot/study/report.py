@@ -7,6 +7,7 @@ import numpy as np
 
 from mlpot.fileio import atomic_path
 from mlpot.study.data_efficiency import CURVE_FAMILIES
+from mlpot.study.training_time import BUDGET_FRACTIONS
 
 PROJECTION_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 
@@ -38,9 +39,10 @@ def report_text(results: Dict) -> str:
     lines += ["## Findings", ""] + [f"- {s}" for s in findings(results)] + [""]
     sections = (
         ("1. Data efficiency", "data_efficiency", _data_efficiency),
-        ("2. Generalisation to higher energies", "generalisation", _generalisation),
-        ("3. Latent geometry", "latent", _latent),
-        ("4. Symmetry", "symmetry", _symmetry),
+        ("2. Accuracy against training time", "training_time", _training_time),
+        ("3. Generalisation to higher energies", "generalisation", _generalisation),
+        ("4. Latent geometry", "latent", _latent),
+        ("5. Symmetry", "symmetry", _symmetry),
     )
     for title, key, write in sections:
         lines += [f"## {title}", ""]
@@ -55,6 +57,7 @@ def findings(results: Dict) -> List[str]:
     for molecule, parts in results["molecules"].items():
         sentences += [
             _curve_finding(molecule, parts["data_efficiency"]),
+            _training_time_finding(molecule, parts["training_time"]),
             _ood_finding(molecule, parts["generalisation"]),
             _latent_finding(molecule, parts["latent"]),
             _symmetry_finding(molecule, parts["symmetry"], results),
@@ -103,6 +106,30 @@ def _curve_finding(molecule: str, part: Dict) -> str:
         f"{high} frames {forces('equivariant', -1)} vs "
         f"{forces('invariant', -1)} meV/Å. Log-log slopes of the force "
         f"learning curves: {slope['equivariant']} vs {slope['invariant']}."
+    )
+
+
+def _training_time_finding(molecule: str, part: Dict) -> str:
+    families = part["families"]
+
+    def along(family):
+        best = families[family]["best_val_forces_meV_per_A"]
+        return " / ".join(_error(best[f"{f:g}"]) for f in BUDGET_FRACTIONS)
+
+    ahead = part["equivariant_ahead_from_s"]
+    lead = (
+        "the invariant model is still ahead at the end"
+        if ahead is None
+        else f"the equivariant model is ahead from {_duration(ahead)} of training on"
+    )
+    fractions = ", ".join(f"{fraction:.0%}" for fraction in BUDGET_FRACTIONS)
+    return (
+        f"**{molecule}, training time:** with {part['n_train']} frames an epoch "
+        f"takes {families['equivariant']['seconds_per_epoch']:.2g} s for the "
+        f"equivariant model and {families['invariant']['seconds_per_epoch']:.2g} s "
+        f"for the invariant one; best validation force MAE after {fractions} "
+        f"of the {_duration(part['budget_s'])} budget: equivariant "
+        f"{along('equivariant')} vs invariant {along('invariant')} meV/Å; {lead}."
     )
 
 
@@ -188,6 +215,35 @@ def _data_efficiency(part: Dict) -> List[str]:
         + _table(["model", "energy slope", "force slope"], slopes)
         + ["", f"![learning curves]({part['figure']})"]
     )
+
+
+def _training_time(part: Dict) -> List[str]:
+    header = ["model", "epochs", "s per epoch"] + [
+        f"best val force MAE at {fraction:.0%} (meV/Å)" for fraction in BUDGET_FRACTIONS
+    ]
+    rows = [
+        [family, str(summary["epochs"]), f"{summary['seconds_per_epoch']:.3g}"]
+        + [
+            _error(summary["best_val_forces_meV_per_A"][f"{fraction:g}"])
+            for fraction in BUDGET_FRACTIONS
+        ]
+        for family, summary in part["families"].items()
+    ]
+    ahead = part["equivariant_ahead_from_s"]
+    return [
+        f"The learning-curve runs on {part['n_train']} frames (seed "
+        f"{part['seed']}): the best validation force MAE reached within each "
+        f"share of the {_duration(part['budget_s'])} budget. The equivariant "
+        + (
+            "model is not ahead at the end."
+            if ahead is None
+            else f"model stays ahead from {_duration(ahead)} on."
+        ),
+        "",
+        *_table(header, rows),
+        "",
+        f"![training time]({part['figure']})",
+    ]
 
 
 def _generalisation(part: Dict) -> List[str]:
@@ -300,6 +356,11 @@ def _spread(values) -> str:
 
 def _num(value) -> str:
     return f"{float(value):.3g}"
+
+
+def _error(value) -> str:
+    """An error figure, or a dash where no epoch had ended yet (None)."""
+    return "–" if value is None else _num(value)
 
 
 def _duration(seconds: float) -> str:

@@ -25,7 +25,13 @@ import yaml
 
 from mlpot.fileio import atomic_path
 from mlpot.model.io import read_checkpoint
-from mlpot.study import data_efficiency, generalisation, latent_geometry, symmetry
+from mlpot.study import (
+    data_efficiency,
+    generalisation,
+    latent_geometry,
+    symmetry,
+    training_time,
+)
 from mlpot.study.config import StudyConfig, recorded_config
 from mlpot.study.parallel import train_in_workers
 from mlpot.study.report import write_report
@@ -92,6 +98,7 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
         LOGGER.info("analysing %s", molecule)
         results["molecules"][molecule] = {
             "data_efficiency": data_efficiency.analyse(config, molecule, output),
+            "training_time": training_time.analyse(config, molecule, output),
             "generalisation": generalisation.analyse(config, molecule, output),
             "latent": latent_geometry.analyse(config, molecule, output),
             "symmetry": symmetry.analyse(config, molecule, output),

@@ -5,6 +5,8 @@ import logging
 from pathlib import Path
 from typing import Dict, List
 
+import numpy as np
+
 from mlpot.fileio import atomic_path
 from mlpot.train.metrics import ERROR_NAMES, in_mev
 
@@ -53,6 +55,32 @@ class MetricsTable:
             csv.DictWriter(handle, self.columns).writerow(
                 {key: repr(value) for key, value in row.items()}
             )
+
+
+def read_metrics(path) -> Dict[str, np.ndarray]:
+    """The columns of a run's ``metrics.csv`` as float64 arrays, one value per epoch.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file written by :class:`MetricsTable`.
+
+    Returns
+    -------
+    dict
+        Column name (see :func:`metrics_columns`) → array of shape (epochs,).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics table at '{path}'; has the run started?")
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"'{path}' holds no completed epoch yet")
+    return {
+        column: np.array([float(row[column]) for row in rows], dtype=np.float64)
+        for column in rows[0]
+    }
 
 
 def open_log(path) -> logging.Handler:
