@@ -74,16 +74,17 @@ def training_time_figure(
         Used in the title.
     curves : dict
         Family → ``time_s`` (epochs,) training time at each epoch's end in s
-        and ``errors`` (epochs,) validation force MAE in meV/Å.
+        and ``best`` (epochs,) the best validation force MAE so far in meV/Å.
     n_train : int
         Training frames of the runs, for the title.
     """
     figure = _figure(6, 4.2)
     axis = figure.subplots()
     for family, curve in curves.items():
-        best = np.minimum.accumulate(np.asarray(curve["errors"], dtype=np.float64))
         minutes = np.asarray(curve["time_s"], dtype=np.float64) / 60
-        axis.step(minutes, best, where="post", color=COLOURS[family], label=family)
+        axis.step(
+            minutes, curve["best"], where="post", color=COLOURS[family], label=family
+        )
     axis.set_yscale("log")
     axis.set_xlabel("training time (min)")
     axis.set_ylabel("best validation force MAE so far (meV/Å)")

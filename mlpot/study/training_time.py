@@ -107,7 +107,14 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     )
     families = {family: _summary(curve, budget) for family, curve in curves.items()}
     figure = Path(FIGURES_DIR) / f"training_time_{molecule}.png"
-    training_time_figure(Path(output) / figure, molecule, curves, size)
+    best = {
+        family: {
+            "time_s": c["time_s"],
+            "best": best_so_far(c["time_s"], c["errors"], c["time_s"]),
+        }
+        for family, c in curves.items()
+    }
+    training_time_figure(Path(output) / figure, molecule, best, size)
     return {
         "n_train": size,
         "seed": seed,
