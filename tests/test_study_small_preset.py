@@ -88,6 +88,7 @@ def test_report_states_each_finding_with_its_numbers(study):
         assert f"{slope:.2f}" in report
     ood = part["generalisation"]["families"]["equivariant"]["out_of_distribution"]
     assert f"{ood['forces_mae_meV_per_A']:.3g} meV/Å" in report
+    assert f"| {ood['energy_mean_error_meV']:.3g} |" in report
     latent = part["latent"]
     assert "H-O-C-C torsion (°)" in latent["variables"]
     for name in latent["variables"]:
@@ -141,6 +142,11 @@ def test_numbers_agree_with_the_runs_and_the_physics(study):
         assert models[label]["equivariance"]["float64"]["forces_meV_per_A"] > 1e-2
     ood = part["generalisation"]
     assert (ood["n_out_of_distribution"], ood["fraction"]) == (4, 0.8)
+    for family, errors in ood["families"].items():
+        for frames, figures in errors.items():
+            mean, mae = figures["energy_mean_error_meV"], figures["energy_mae_meV"]
+            # |mean error| reaches the MAE only if every error has one sign.
+            assert abs(mean) <= mae * (1 + 1e-9), (family, frames)
     assert part["latent"]["n_frames"] == 20 and part["latent"]["n_probe_test"] == 10
 
 

@@ -82,7 +82,9 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
         JSON-able: ``threshold_eV`` (highest energy of the low part),
         ``n_out_of_distribution``, ``n_in_distribution``, ``families``:
         family → ``in_distribution`` and ``out_of_distribution`` errors
-        (meV, meV/Å), and ``figure``.
+        (meV, meV/Å; with ``energy_mean_error_meV``, the mean of predicted
+        minus reference energy, an offset the MAE alone does not show), and
+        ``figure``.
     """
     data = study.molecules[molecule]
     low_path, high_path = split_paths(study, molecule, output)
@@ -105,7 +107,7 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
             "out_of_distribution": high_errors,
         }
         predicted[family] = high_energy
-        signed_errors[family] = (inside_energy - in_distribution.energy) * 1000
+        signed_errors[family] = _signed_energy_errors(inside_energy, in_distribution)
     figure = Path(FIGURES_DIR) / f"generalisation_{molecule}.png"
     generalisation_figure(
         Path(output) / figure,
@@ -126,7 +128,10 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
 
 
 def _predict_and_score(model: Potential, frames: Frames):
-    """Predicted energies (F,) in eV, and MAE/RMSE in meV and meV/Å."""
+    """Predicted energies (F,) in eV, and the errors of :func:`analyse`.
+
+    MAE/RMSE in meV and meV/Å, and the mean energy error in meV.
+    """
     predicted = predict(model, labelled_graphs(frames, model.r_max))
     errors = error_metrics(
         predicted[keys.ENERGY],
@@ -135,4 +140,13 @@ def _predict_and_score(model: Potential, frames: Frames):
         predicted[keys.FORCES],
         torch.as_tensor(frames.forces),
     )
-    return predicted[keys.ENERGY].numpy(), in_mev(errors)
+    energy = predicted[keys.ENERGY].numpy()
+    errors = in_mev(errors)
+    mean_error = _signed_energy_errors(energy, frames).mean()
+    errors["energy_mean_error_meV"] = float(mean_error)
+    return energy, errors
+
+
+def _signed_energy_errors(energy: np.ndarray, frames: Frames) -> np.ndarray:
+    """Predicted minus reference energy (F,) in meV, from energies (F,) in eV."""
+    return (energy - frames.energy) * 1000

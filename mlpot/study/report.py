@@ -257,12 +257,21 @@ def _generalisation(part: Dict) -> List[str]:
                 _num(outside[key]),
                 f"{outside[key] / inside[key]:.2f}",
             ]
+        key = "energy_mean_error_meV"
+        row += [_num(inside[key]), _num(outside[key])]
         rows.append(row)
-    header = ["model"] + [
-        f"{quantity} {column}"
-        for quantity in ("energy MAE (meV)", "force MAE (meV/Å)")
-        for column in ("in distribution", "high energy", "ratio")
-    ]
+    header = (
+        ["model"]
+        + [
+            f"{quantity} {column}"
+            for quantity in ("energy MAE (meV)", "force MAE (meV/Å)")
+            for column in ("in distribution", "high energy", "ratio")
+        ]
+        + [
+            f"mean energy error (meV) {column}"
+            for column in ("in distribution", "high energy")
+        ]
+    )
     return [
         f"Trained on the lowest {part['fraction']:.0%} of the training file's "
         f"energies (highest {part['threshold_eV']:.4f} eV); tested on its "
