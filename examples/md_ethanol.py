@@ -14,7 +14,7 @@ from ase.build import molecule
 from ase.io import Trajectory
 
 from mlpot import load_calculator, pretrained
-from mlpot.analysis.geometry import bond_lengths, bonded_pairs, group_by_elements
+from mlpot.geometry.internal import bond_lengths, bonded_pairs, group_by_elements
 from mlpot.md import langevin
 
 

@@ -3,7 +3,7 @@ import pytest
 from ase import Atoms
 from ase.build import molecule
 
-from mlpot.analysis.geometry import (
+from mlpot.geometry.internal import (
     angle_triples,
     bond_angles,
     bond_lengths,

@@ -6,15 +6,15 @@ from ase.calculators.ff import ForceField
 from ase.utils.ff import Angle, Bond, Dihedral
 from tblite.ase import TBLite
 
-from mlpot.analysis.geometry import (
+from mlpot.geometry.internal import (
     angle_triples,
     bond_angles,
     bond_lengths,
     bonded_pairs,
     dihedral_angles,
 )
-from mlpot.analysis.scan import profile_summary, relaxed_scan, rigid_scan, set_torsion
-from mlpot.analysis.torsion import (
+from mlpot.geometry.scan import profile_summary, relaxed_scan, rigid_scan, set_torsion
+from mlpot.geometry.torsion import (
     KCAL_PER_MOL,
     basin_populations,
     ethane_torsion,

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from ase.build import molecule
 
-from mlpot.analysis.geometry import bond_angles, bond_lengths, dihedral_angles
 from mlpot.analysis.variables import (
     folded_torsion,
     geometry_variables,
     variable_atoms,
 )
 from mlpot.data import Frames, read_frames
+from mlpot.geometry.internal import bond_angles, bond_lengths, dihedral_angles
 
 DATA = Path(__file__).parent / "data"
 

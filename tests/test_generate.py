@@ -7,12 +7,12 @@ import pytest
 from ase.build import molecule
 from tblite.ase import TBLite
 
-from mlpot.analysis.geometry import bond_lengths, bonded_pairs, dihedral_angles
-from mlpot.analysis.torsion import ethane_torsion_quadruples
 from mlpot.cli.generate import add_generate_parser
 from mlpot.data import read_store
 from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
 from mlpot.data.reference import reference_method
+from mlpot.geometry.internal import bond_lengths, bonded_pairs, dihedral_angles
+from mlpot.geometry.torsion import ethane_torsion_quadruples
 
 MD = dict(temperature_K=500.0, timestep_fs=0.5, interval=3)
 

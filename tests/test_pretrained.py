@@ -2,7 +2,7 @@ import pytest
 from conftest import make_model
 
 from mlpot import EquivCalculator, list_models, pretrained, save_model
-from mlpot.pretrained import pretrained_path
+from mlpot.pretrained_models import pretrained_path
 
 
 def test_models_are_found_by_name(tmp_path, monkeypatch):

@@ -1,6 +1,10 @@
 """Analysis: symmetry, geometry, torsions, latent spaces, probes, learning curves."""
 
-from mlpot.analysis.geometry import (
+from mlpot.analysis.latent import project, structure_features
+from mlpot.analysis.learning import energy_split, fit_power_law
+from mlpot.analysis.probes import held_out_split, knn_r2, linear_probe_r2
+from mlpot.analysis.variables import folded_torsion, geometry_variables
+from mlpot.geometry.internal import (
     angle_triples,
     bond_angles,
     bond_lengths,
@@ -8,10 +12,7 @@ from mlpot.analysis.geometry import (
     dihedral_angles,
     group_by_elements,
 )
-from mlpot.analysis.latent import project, structure_features
-from mlpot.analysis.learning import energy_split, fit_power_law
-from mlpot.analysis.probes import held_out_split, knn_r2, linear_probe_r2
-from mlpot.analysis.scan import (
+from mlpot.geometry.scan import (
     ProfileSummary,
     TorsionScan,
     profile_summary,
@@ -19,7 +20,7 @@ from mlpot.analysis.scan import (
     rigid_scan,
     set_torsion,
 )
-from mlpot.analysis.torsion import (
+from mlpot.geometry.torsion import (
     KCAL_PER_MOL,
     basin_populations,
     ethane_torsion,
@@ -31,7 +32,6 @@ from mlpot.analysis.torsion import (
     torsion_coordinate,
     torsion_quadruple,
 )
-from mlpot.analysis.variables import folded_torsion, geometry_variables
 
 __all__ = [
     "KCAL_PER_MOL",

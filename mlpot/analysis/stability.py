@@ -5,7 +5,7 @@ from typing import Dict
 import numpy as np
 from ase.md.velocitydistribution import ZeroRotation
 
-from mlpot.analysis.geometry import bond_lengths, bonded_pairs, group_by_elements
+from mlpot.geometry.internal import bond_lengths, bonded_pairs, group_by_elements
 from mlpot.md import langevin
 
 
@@ -22,7 +22,7 @@ def langevin_bond_check(
     """Run Langevin MD and report how far covalent bonds stray from their start.
 
     Bonds are taken from the starting geometry (covalent radii, see
-    :func:`mlpot.analysis.geometry.bonded_pairs`) and followed through the run.
+    :func:`mlpot.geometry.internal.bonded_pairs`) and followed through the run.
 
     Parameters
     ----------

@@ -18,13 +18,13 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import numpy as np
 from ase import Atoms
 
-from mlpot.analysis.geometry import (
+from mlpot.data import Frames
+from mlpot.geometry.internal import (
     bond_angles,
     bond_lengths,
     bonded_pairs,
     dihedral_angles,
 )
-from mlpot.data import Frames
 
 # (kind, index tuples, order): kind "bond", "angle" or "torsion"; the order
 # matters for torsions only.

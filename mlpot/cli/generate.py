@@ -17,9 +17,9 @@ from ase import Atoms
 from ase.build import molecule
 from ase.io import read
 
-from mlpot.analysis.torsion import ethane_torsion_quadruples, torsion_quadruple
 from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
 from mlpot.data.reference import reference_method
+from mlpot.geometry.torsion import ethane_torsion_quadruples, torsion_quadruple
 
 
 def add_generate_parser(subparsers) -> argparse.ArgumentParser:

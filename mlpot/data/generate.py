@@ -30,12 +30,12 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 from tqdm.auto import tqdm
 
-from mlpot import __version__
-from mlpot.analysis.scan import relaxed_scan, set_torsion
+from mlpot._version import __version__
 from mlpot.data.files import PathLike
 from mlpot.data.frames import Frames
 from mlpot.data.reference import ReferenceMethod, reference_method
 from mlpot.data.store import append_store, read_store
+from mlpot.geometry.scan import relaxed_scan, set_torsion
 from mlpot.md import langevin
 
 # Settings a resumed run must share with the stored frames to continue them.
@@ -115,7 +115,7 @@ class TorsionSampler:
 
     Frame ``k`` has the dihedral at ``angles[k % len(angles)]``; with
     ``mode="relax"`` everything else is relaxed at that dihedral
-    (`mlpot.analysis.torsion.relaxed_scan`), with ``mode="perturb"`` the
+    (`mlpot.geometry.torsion.relaxed_scan`), with ``mode="perturb"`` the
     starting structure is only turned rigidly. Each frame is then displaced
     by Gaussian noise of ``rattle`` Å per coordinate, so that the forces are
     informative. Every frame starts from the starting structure.

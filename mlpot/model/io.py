@@ -51,7 +51,7 @@ def save_model(
     -------
     Path
     """
-    from mlpot import __version__
+    from mlpot._version import __version__
 
     metadata = dict(metadata or {})
     try:
@@ -146,7 +146,23 @@ def load_model(path, device="cpu", dtype=torch.float64) -> Potential:
     Potential
         With the checkpoint's ``metadata`` dict attached as ``model.metadata``.
     """
-    payload = read_checkpoint(path)
+    return model_from_checkpoint(read_checkpoint(path), path, device, dtype)
+
+
+def model_from_checkpoint(
+    payload: Dict[str, Any], path, device="cpu", dtype=torch.float64
+) -> Potential:
+    """The model of a checkpoint already read by :func:`read_checkpoint`, in eval mode.
+
+    Parameters
+    ----------
+    payload : dict
+        What :func:`read_checkpoint` returned.
+    path : str or Path
+        Where it was read from, for messages.
+    device, dtype
+        As for :func:`load_model`.
+    """
     # Cast before loading so float64 weights are not rounded through float32.
     model = build_model(ModelConfig.from_dict(payload["config"])).to(dtype=dtype)
     try:

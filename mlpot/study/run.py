@@ -72,7 +72,7 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
     mlpot.study.parallel.RunFailed
         With ``jobs`` > 1: a run failed in its worker (the error names the run).
     """
-    from mlpot import __version__
+    from mlpot._version import __version__
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
