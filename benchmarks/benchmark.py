@@ -108,36 +108,25 @@ def calculator_latency(model, atoms, dtype, repeats, radial_table=True):
 
 
 def training_throughput(model, frames, batch_size, dtype, steps):
+    """Optimisation steps per second of the trainer's own step (its loss, Adam)."""
     import torch
 
-    from mlpot import keys
-    from mlpot.graph import collate, from_arrays
-    from mlpot.model.forces import energy_and_forces
+    from mlpot.graph import collate, from_frames
+    from mlpot.train.config import TrainConfig
+    from mlpot.train.epoch import train_step
 
     torch_dtype = getattr(torch, dtype)
     model = model.to(torch_dtype).train()
-    graphs = []
-    for k in range(batch_size):
-        part = frames.atom_slice(k)
-        graph = from_arrays(
-            frames.positions[part], frames.numbers[part], model.r_max, dtype=torch_dtype
+    batch = collate(
+        from_frames(
+            frames.subset(np.arange(batch_size)), model.r_max, torch_dtype, labels=True
         )
-        graph[keys.ENERGY] = torch.tensor([frames.energy[k]], dtype=torch.float64)
-        graph[keys.FORCES] = torch.as_tensor(frames.forces[part], dtype=torch_dtype)
-        graphs.append(graph)
-    batch = collate(graphs)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    )
+    settings = TrainConfig(batch_size=batch_size, lr=1e-4, dtype=dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
 
     def step():
-        out = energy_and_forces(model, batch, training=True)
-        energy_error = (out[keys.ENERGY] - batch[keys.ENERGY]) / batch[keys.NUM_ATOMS]
-        loss = (
-            energy_error.pow(2).mean()
-            + (out[keys.FORCES] - batch[keys.FORCES]).pow(2).mean()
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, settings)
 
     for _ in range(2):
         step()

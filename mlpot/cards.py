@@ -7,7 +7,6 @@ from typing import Dict, List, Optional
 import torch
 
 from mlpot.data.files import sha256sum
-from mlpot.model.io import read_checkpoint
 from mlpot.timing import force_call_latency
 
 _ERROR_ROWS = (
@@ -17,11 +16,22 @@ _ERROR_ROWS = (
 )
 
 
-def calculator_latency(checkpoint, atoms, dtype="float64", repeats=20) -> float:
-    """Median wall time in ms of ``atoms.get_forces()`` after small moves, as in MD."""
-    from mlpot.calculator import load_calculator
+def calculator_latency(model, atoms, dtype="float64", repeats=20) -> float:
+    """Median wall time in ms of ``atoms.get_forces()`` after small moves, as in MD.
 
-    calculator = load_calculator(checkpoint, dtype=dtype)
+    Parameters
+    ----------
+    model : Potential
+        The loaded model; the calculator works on its own copy.
+    atoms : ase.Atoms
+    dtype : str
+        Precision of the calculator.
+    repeats : int
+        Timed calls.
+    """
+    from mlpot.calculator import MLPotCalculator
+
+    calculator = MLPotCalculator(model, dtype=dtype)
     return force_call_latency(calculator, atoms, repeats)["median_ms"]
 
 
@@ -92,19 +102,22 @@ def _recipe(metadata: Dict) -> Optional[str]:
 
 
 def model_card(
-    checkpoint,
+    checkpoint: Dict,
+    name: str,
     test_report: Dict,
     latency_ms: Optional[Dict[str, float]] = None,
     md_check: Optional[Dict] = None,
     recipe: Optional[str] = None,
     analysis: Optional[Dict] = None,
 ) -> str:
-    """The Markdown model card of ``checkpoint``.
+    """The Markdown model card of a checkpoint.
 
     Parameters
     ----------
-    checkpoint : str or Path
-        The shipped checkpoint.
+    checkpoint : dict
+        The checkpoint, as read by :func:`mlpot.model.io.read_checkpoint`.
+    name : str
+        The model's name, e.g. ``"ethanol-equivariant"`` (the file's stem).
     test_report : dict
         From :func:`mlpot.train.report.evaluate_file` on the test file.
     latency_ms : dict, optional
@@ -119,23 +132,37 @@ def model_card(
         ``check``, ``model``, ``reference`` and ``target``), and optionally
         ``title``, ``reference_name`` and ``command``.
     """
-    payload = read_checkpoint(checkpoint)
-    meta, config = payload["metadata"], payload["config"]
-    name = Path(checkpoint).stem
-    calculator = {"equivariant": "EquivCalculator", "invariant": "InvariantCalculator"}[
-        payload["model_family"]
+    sections = [
+        _summary_section(checkpoint, name),
+        _data_section(checkpoint["metadata"], test_report["data"]),
+        _test_section(test_report),
+        _model_section(checkpoint),
+        _training_section(checkpoint["metadata"]),
     ]
-    train = meta.get("data", {}).get("train") or {}
-    test = test_report["data"]
-    split = meta.get("split", {})
-    settings = meta.get("config", {}).get("train", {})
-    machine = meta.get("machine", {})
-    recipe = recipe or _recipe(meta)
-    lines = [
+    if latency_ms:
+        sections.append(_speed_section(test_report, latency_ms))
+    if md_check:
+        sections.append(_md_section(md_check))
+    if analysis:
+        sections.append(_analysis_section(analysis))
+    sections.append(
+        _reproduce_section(
+            name, test_report["data"], recipe or _recipe(checkpoint["metadata"])
+        )
+    )
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _summary_section(checkpoint: Dict, name: str) -> List[str]:
+    from mlpot.calculator import CALCULATOR_FOR_FAMILY
+
+    family = checkpoint["model_family"]
+    calculator = CALCULATOR_FOR_FAMILY[family].__name__
+    train = checkpoint["metadata"].get("data", {}).get("train") or {}
+    return [
         f"# {name}",
         "",
-        f"{_article(payload['model_family'])} {payload['model_family']} mlpot "
-        "potential for "
+        f"{_article(family)} {family} mlpot potential for "
         f"{train.get('name') or 'its molecule'}, trained on "
         f"{train.get('level_of_theory') or 'reference'} data. "
         "Energies in eV, forces in eV/Å.",
@@ -144,7 +171,13 @@ def model_card(
         f"from mlpot import {calculator}",
         f'atoms.calc = {calculator}("models/{name}.ckpt")',
         "```",
-        "",
+    ]
+
+
+def _data_section(meta: Dict, test: Dict) -> List[str]:
+    train = meta.get("data", {}).get("train") or {}
+    split = meta.get("split", {})
+    return [
         "## Data",
         "",
         "| set | file | sha256 | frames | source units |",
@@ -158,22 +191,46 @@ def model_card(
         "",
         f"Level of theory: {train.get('level_of_theory')}. The split's frame ids are "
         "stored in the checkpoint (`metadata['split']`).",
-        "",
+    ]
+
+
+def _test_section(test_report: Dict) -> List[str]:
+    test = test_report["data"]
+    return [
         f"## Test errors ({test['n_frames']} frames of `{test['file']}`)",
         "",
         _error_table(test_report["metrics"]),
-        "",
+    ]
+
+
+def _model_section(checkpoint: Dict) -> List[str]:
+    family = checkpoint["model_family"]
+    parameters = sum(
+        t.numel()
+        for k, t in checkpoint["state_dict"].items()
+        if not k.endswith(("atomic_energy_shift", "energy_scale", "coupling"))
+    )
+    return [
         "## Model",
         "",
         "| setting | value |",
         "| --- | --- |",
         *[
             f"| `{key}` | {value} |"
-            for key, value in config.items()
-            if key != "interaction" or payload["model_family"] == "invariant"
+            for key, value in checkpoint["config"].items()
+            if key != "interaction" or family == "invariant"
         ],
-        f"| parameters | {sum(t.numel() for k, t in payload['state_dict'].items() if not k.endswith(('atomic_energy_shift', 'energy_scale', 'coupling')))} |",  # noqa: E501
-        "",
+        f"| parameters | {parameters} |",
+    ]
+
+
+def _training_section(meta: Dict) -> List[str]:
+    settings = meta.get("config", {}).get("train", {})
+    machine = meta.get("machine", {})
+    clock = meta.get("budget_clock", settings.get("budget_clock", "wall"))
+    budget = settings.get("max_time")
+    cpu_s = meta.get("training_cpu_s")
+    return [
         "## Training",
         "",
         f"- epochs: {meta.get('epochs_run')} (best: {meta.get('best_epoch')}); "
@@ -182,48 +239,61 @@ def model_card(
             if meta.get("stopped_because")
             else "an interim checkpoint: the run is still going"
         ),
-        f"- training time: {meta.get('training_time_s', 0) / 3600:.2f} h on "
-        f"{machine.get('cpu_count')} CPU cores, torch threads: "
+        f"- training time: {meta.get('training_time_s', 0) / 3600:.2f} h wall clock"
+        + (f", {cpu_s / 3600:.2f} h of CPU time" if cpu_s else "")
+        + f" on {machine.get('cpu_count')} CPU cores, torch threads: "
         f"{machine.get('torch_threads')} ({machine.get('platform')}, "
         f"torch {machine.get('torch')})",
+        "- time budget: "
+        + (
+            f"{budget / 3600:.2f} h of {'CPU' if clock == 'cpu' else 'wall-clock'} "
+            "time (`train.max_time`, "
+            f"`train.budget_clock: {clock}`)"
+            if budget
+            else "none"
+        ),
         f"- batch size {settings.get('batch_size')}, lr {settings.get('lr')}, "
         f"{settings.get('optimizer')} with a {settings.get('scheduler')} schedule, "
         f"EMA {settings.get('ema_decay')}, loss weights energy "
         f"{settings.get('energy_weight')} / forces {settings.get('forces_weight')}, "
         f"{settings.get('dtype')}",
     ]
-    if latency_ms:
-        lines += [
-            "",
-            "## Speed",
-            "",
-            "Median time of one `atoms.get_forces()` call on a test frame "
-            f"({test_report['n_atoms'] // test['n_frames']} atoms), measured when this "
-            f"card was written ({platform.machine()}, torch threads: "
-            f"{torch.get_num_threads()}): "
-            + ", ".join(f"{ms:.1f} ms ({dtype})" for dtype, ms in latency_ms.items())
-            + ".",
-        ]
-    if md_check:
-        bonds = "; ".join(
-            f"{pair} {b['start_A']:.2f} → [{b['min_A']:.2f}, {b['max_A']:.2f}] Å"
-            for pair, b in md_check["bonds"].items()
-        )
-        lines += [
-            "",
-            "## Molecular dynamics check",
-            "",
-            f"Langevin MD at {md_check['temperature_K']:.0f} K for "
-            f"{md_check['duration_ps']:g} ps (0.5 fs steps) from the first test frame: "
-            f"{'every covalent bond stayed intact' if md_check['intact'] else 'a bond broke'}"  # noqa: E501
-            f"; largest relative bond change {100 * md_check['max_relative_deviation']:.1f} %"  # noqa: E501
-            f"; mean temperature {md_check['mean_temperature_K']:.0f} K. Bond ranges: "
-            f"{bonds}.",
-        ]
-    if analysis:
-        lines += ["", *_analysis_section(analysis)]
-    lines += [
+
+
+def _speed_section(test_report: Dict, latency_ms: Dict[str, float]) -> List[str]:
+    n_atoms = test_report["n_atoms"] // test_report["data"]["n_frames"]
+    return [
+        "## Speed",
         "",
+        f"Median time of one `atoms.get_forces()` call on a test frame ({n_atoms} "
+        f"atoms), measured when this card was written ({platform.machine()}, torch "
+        f"threads: {torch.get_num_threads()}): "
+        + ", ".join(f"{ms:.1f} ms ({dtype})" for dtype, ms in latency_ms.items())
+        + ".",
+    ]
+
+
+def _md_section(md_check: Dict) -> List[str]:
+    bonds = "; ".join(
+        f"{pair} {b['start_A']:.2f} → [{b['min_A']:.2f}, {b['max_A']:.2f}] Å"
+        for pair, b in md_check["bonds"].items()
+    )
+    intact = (
+        "every covalent bond stayed intact" if md_check["intact"] else ("a bond broke")
+    )
+    return [
+        "## Molecular dynamics check",
+        "",
+        f"Langevin MD at {md_check['temperature_K']:.0f} K for "
+        f"{md_check['duration_ps']:g} ps (0.5 fs steps) from the first test frame: "
+        f"{intact}; largest relative bond change "
+        f"{100 * md_check['max_relative_deviation']:.1f} %; mean temperature "
+        f"{md_check['mean_temperature_K']:.0f} K. Bond ranges: {bonds}.",
+    ]
+
+
+def _reproduce_section(name: str, test: Dict, recipe: Optional[str]) -> List[str]:
+    return [
         "## Reproduce",
         "",
         "```bash",
@@ -231,6 +301,4 @@ def model_card(
         f"mlpot-eval models/{name}.ckpt {test.get('path', test['file'])}",
         f"mlpot-card models/{name}.ckpt",
         "```",
-        "",
     ]
-    return "\n".join(lines)

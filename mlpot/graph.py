@@ -59,6 +59,9 @@ def from_arrays(
         Periodic directions.
     edges : tuple of ndarray, optional
         Precomputed ``(i, j, shifts)`` from :func:`mlpot.neighbours.neighbour_list`.
+        Whoever built them has checked the structure (a neighbour search needs
+        finite positions), so it is not checked again; without ``edges`` it is
+        checked with :func:`check_structure` before the search.
     dtype : torch.dtype
         Floating point type of positions and cell.
 
@@ -68,7 +71,8 @@ def from_arrays(
     """
     positions = np.asarray(positions, dtype=np.float64)
     numbers = np.asarray(numbers, dtype=np.int64)
-    check_structure(positions, numbers)
+    if edges is None:
+        check_structure(positions, numbers)
     pbc = np.zeros(3, bool) if pbc is None else np.asarray(pbc, dtype=bool)
     periodic = bool(pbc.any())
     if edges is None:
@@ -87,6 +91,46 @@ def from_arrays(
         )
         graph[keys.EDGE_SHIFT] = torch.as_tensor(shifts, dtype=dtype)
     return graph
+
+
+def from_frames(
+    frames, r_max: float, dtype: torch.dtype = torch.float64, labels: bool = False
+) -> List[AtomicGraph]:
+    """One graph per frame of a :class:`mlpot.data.Frames`.
+
+    Parameters
+    ----------
+    frames : mlpot.data.Frames
+        Structures in Å (with energies in eV and forces in eV/Å for ``labels``).
+    r_max : float
+        Neighbour cutoff in Å.
+    dtype : torch.dtype
+        Floating point type of positions and cell.
+    labels : bool
+        Add ``energy`` (1,) and ``forces`` (n, 3), float64, eV and eV/Å.
+
+    Returns
+    -------
+    list of AtomicGraph
+    """
+    graphs = []
+    for k in range(len(frames)):
+        part = frames.atom_slice(k)
+        graph = from_arrays(
+            frames.positions[part],
+            frames.numbers[part],
+            r_max,
+            cell=None if frames.cell is None else frames.cell[k],
+            pbc=None if frames.pbc is None else frames.pbc[k],
+            dtype=dtype,
+        )
+        if labels:
+            graph[keys.ENERGY] = torch.tensor([frames.energy[k]], dtype=torch.float64)
+            graph[keys.FORCES] = torch.as_tensor(
+                frames.forces[part], dtype=torch.float64
+            )
+        graphs.append(graph)
+    return graphs
 
 
 def from_atoms(atoms, r_max: float, dtype: torch.dtype = torch.float64, edges=None):

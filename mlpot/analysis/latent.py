@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from mlpot.data import Frames
-from mlpot.graph import collate, from_arrays
+from mlpot.graph import collate, from_frames
 from mlpot.model.base import Potential
 
 PROJECTIONS = ("pca", "tsne")
@@ -50,7 +50,7 @@ def structure_features(
     model.check_species(frames.numbers)
     if next(model.parameters()).dtype != torch.float64:
         model = copy.deepcopy(model).double()
-    graphs = [_graph(frames, k, model.r_max) for k in range(len(frames))]
+    graphs = from_frames(frames, model.r_max)
     chunks = []
     with torch.no_grad():
         for start in range(0, len(graphs), batch_size):
@@ -59,17 +59,6 @@ def structure_features(
     per_atom = np.concatenate(chunks)
     pooled = np.add.reduceat(per_atom, frames.offsets[:-1], axis=0)
     return per_atom, pooled / frames.n_atoms[:, None]
-
-
-def _graph(frames: Frames, k: int, r_max: float):
-    part = frames.atom_slice(k)
-    return from_arrays(
-        frames.positions[part],
-        frames.numbers[part],
-        r_max,
-        cell=None if frames.cell is None else frames.cell[k],
-        pbc=None if frames.pbc is None else frames.pbc[k],
-    )
 
 
 def project(

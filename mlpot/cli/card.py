@@ -22,7 +22,7 @@ from typing import List, Optional
 
 from mlpot.cards import calculator_latency, model_card
 from mlpot.data import read_frames
-from mlpot.model.io import read_checkpoint
+from mlpot.model.io import model_from_checkpoint, read_checkpoint
 from mlpot.train.report import evaluate_file
 
 
@@ -60,31 +60,36 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _card(args):
     from mlpot.analysis.stability import langevin_bond_check
-    from mlpot.calculator import load_calculator
+    from mlpot.calculator import CALCULATOR_FOR_FAMILY
 
-    metadata = read_checkpoint(args.checkpoint)["metadata"]
+    checkpoint = read_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(checkpoint, args.checkpoint)
+    metadata = checkpoint["metadata"]
     test = args.test or (metadata.get("config", {}).get("data", {}) or {}).get("test")
     if not test:
         raise ValueError(
             "the checkpoint records no test file; name one with --test FILE"
         )
-    report = evaluate_file(args.checkpoint, test)
+    report = evaluate_file(model, test, checkpoint=args.checkpoint)
     first = read_frames(test).to_atoms(0)
     latency = {
-        dtype: calculator_latency(args.checkpoint, first, dtype)
+        dtype: calculator_latency(model, first, dtype)
         for dtype in ("float64", "float32")
     }
     md_check = None
     if args.md_ps > 0:
         md_check = langevin_bond_check(
             first,
-            load_calculator(args.checkpoint),
+            CALCULATOR_FOR_FAMILY[checkpoint["model_family"]](model),
             temperature_K=args.md_temperature,
             duration_ps=args.md_ps,
         )
         md_check.update(temperature_K=args.md_temperature, duration_ps=args.md_ps)
     analysis = json.loads(Path(args.analysis).read_text()) if args.analysis else None
-    card = model_card(args.checkpoint, report, latency, md_check, args.recipe, analysis)
+    name = Path(args.checkpoint).stem
+    card = model_card(
+        checkpoint, name, report, latency, md_check, args.recipe, analysis
+    )
     figures = {"test": report, "latency_ms": latency, "md_check": md_check}
     if analysis:
         figures["analysis"] = analysis

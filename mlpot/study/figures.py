@@ -227,14 +227,21 @@ def symmetry_figure(path, molecule: str, models: Mapping[str, Dict]) -> Path:
 
 
 def _density_line(axis, values, label: str, colour: str) -> None:
-    """A Gaussian kernel density estimate (Scott's bandwidth) drawn as a line."""
+    """A Gaussian kernel density estimate (scipy, Scott's bandwidth) drawn as a line.
+
+    Values that are all equal have no spread to estimate a bandwidth from;
+    they are drawn as a vertical line.
+    """
+    from scipy.stats import gaussian_kde
+
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    spread = values.std()
-    width = 1.06 * spread * len(values) ** -0.2 if spread > 0 else 1e-3
+    if values.std() == 0:
+        axis.axvline(values[0], color=colour, label=label)
+        return
+    kde = gaussian_kde(values, bw_method="scott")
+    width = float(np.sqrt(kde.covariance[0, 0]))
     grid = np.linspace(values.min() - 3 * width, values.max() + 3 * width, 400)
-    kernels = np.exp(-0.5 * ((grid[:, None] - values[None, :]) / width) ** 2)
-    density = kernels.sum(axis=1) / (len(values) * width * np.sqrt(2 * np.pi))
-    axis.plot(grid, density, color=colour, label=label)
+    axis.plot(grid, kde(grid), color=colour, label=label)
 
 
 def _figure(width: float, height: float):

@@ -15,8 +15,8 @@ from mlpot.model.base import Potential
 from mlpot.model.io import load_model, read_checkpoint
 from mlpot.study.config import StudyConfig
 from mlpot.train import RunConfig, fit
+from mlpot.train.bookkeeping import BEST_CHECKPOINT
 from mlpot.train.config_files import CONFIG_FILE
-from mlpot.train.loop import BEST_CHECKPOINT
 
 LOGGER = logging.getLogger("mlpot.study")
 

@@ -4,18 +4,16 @@ import copy
 from pathlib import Path
 from typing import Dict, List
 
-import torch
-
 from mlpot.analysis.stability import langevin_bond_check
 from mlpot.analysis.symmetry import equivariance_errors
 from mlpot.calculator import MLPotCalculator
 from mlpot.data import read_frames
+from mlpot.dtypes import TORCH_DTYPES
 from mlpot.study.config import StudyConfig
 from mlpot.study.data_efficiency import CURVE_FAMILIES, curve_run
 from mlpot.study.figures import FIGURES_DIR, symmetry_figure
 from mlpot.study.runs import PlannedRun, recorded_test_errors, trained_model
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # Contrast models: label -> train with random rotations?
 CARTESIAN_MODELS = {"cartesian": False, "cartesian-augmented": True}
 
@@ -77,7 +75,7 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
         models[label] = {
             "equivariance": {
                 name: _equivariance(model, atoms, dtype, settings.trials)
-                for name, dtype in DTYPES.items()
+                for name, dtype in TORCH_DTYPES.items()
             },
             "test_energy_mae_meV": test["energy_mae_meV"],
             "test_forces_mae_meV_per_A": test["forces_mae_meV_per_A"],

@@ -15,7 +15,7 @@ import numpy as np
 from mlpot.study.config import StudyConfig
 from mlpot.study.data_efficiency import CURVE_FAMILIES, curve_run
 from mlpot.study.figures import FIGURES_DIR, training_time_figure
-from mlpot.train.loop import METRICS_FILE
+from mlpot.train.bookkeeping import METRICS_FILE
 from mlpot.train.records import read_metrics
 
 BUDGET_FRACTIONS = (0.25, 0.5, 1.0)

@@ -6,7 +6,7 @@ import torch
 
 from mlpot import keys
 from mlpot.data import Frames
-from mlpot.graph import AtomicGraph, collate, from_arrays
+from mlpot.graph import AtomicGraph, collate, from_frames
 from mlpot.train.distributed import SINGLE_PROCESS, Workers
 
 
@@ -30,21 +30,7 @@ def labelled_graphs(
         Each with ``energy`` (1,) float64 in eV and ``forces`` (n, 3) float64
         in eV/Å.
     """
-    graphs = []
-    for k in range(len(frames)):
-        part = frames.atom_slice(k)
-        graph = from_arrays(
-            frames.positions[part],
-            frames.numbers[part],
-            r_max,
-            cell=None if frames.cell is None else frames.cell[k],
-            pbc=None if frames.pbc is None else frames.pbc[k],
-            dtype=dtype,
-        )
-        graph[keys.ENERGY] = torch.tensor([frames.energy[k]], dtype=torch.float64)
-        graph[keys.FORCES] = torch.as_tensor(frames.forces[part], dtype=torch.float64)
-        graphs.append(graph)
-    return graphs
+    return from_frames(frames, r_max, dtype, labels=True)
 
 
 def average_num_neighbours(graphs: Sequence[AtomicGraph]) -> float:

@@ -1,15 +1,7 @@
 """The training loop: `fit` a run from its config, one epoch at a time, resumably.
 
-A run directory holds::
-
-    config.yaml   the resolved config (species, avg_num_neighbors; data paths relative
-                  to the run directory, so that run and data can move together)
-    best.ckpt     averaged weights with the best validation error (mlpot.load_model)
-    last.ckpt     averaged weights after the latest epoch
-    last.state    weights, average, optimiser, schedule and counters, for --resume
-    metrics.csv   one row per epoch
-    train.log     the log
-
+This module holds the optimisation (start, epochs, validation, schedule,
+stopping); what a run writes to disk is in :mod:`mlpot.train.bookkeeping`.
 Every file is replaced atomically at the end of each epoch, so a run can be
 interrupted at any moment and resumed from its last completed epoch; with the
 same seed the resumed run ends with the same weights and metrics, bit for bit,
@@ -19,6 +11,7 @@ dropout, and the order of operations is fixed).
 
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -27,17 +20,29 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
-from mlpot.data import Frames
+from mlpot.dtypes import TORCH_DTYPES
+from mlpot.fileio import exclusive_lock
 from mlpot.graph import AtomicGraph
 from mlpot.memory import reuse_large_allocations
 from mlpot.model import ModelConfig, build_model
 from mlpot.model.base import Potential
-from mlpot.model.io import load_model, read_checkpoint, save_model
+from mlpot.model.io import load_model
 from mlpot.train.batches import (
     average_num_neighbours,
     epoch_batches,
     fixed_batches,
     labelled_graphs,
+)
+from mlpot.train.bookkeeping import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    LOCK_FILE,
+    LOG_FILE,
+    METRICS_FILE,
+    STATE_FILE,
+    RunRecords,
+    metrics_row,
+    reported,
 )
 from mlpot.train.config import RunConfig, TrainConfig
 from mlpot.train.config_files import CONFIG_FILE, relocatable, write_config
@@ -47,7 +52,6 @@ from mlpot.train.ema import WeightAverage
 from mlpot.train.epoch import train_one_epoch
 from mlpot.train.evaluation import evaluate
 from mlpot.train.losses import loss_from_errors
-from mlpot.train.metrics import in_mev
 from mlpot.train.normalisation import fit_normalisation
 from mlpot.train.optim import (
     continue_schedule,
@@ -56,15 +60,8 @@ from mlpot.train.optim import (
     step_scheduler,
 )
 from mlpot.train.provenance import data_sha256, run_metadata
-from mlpot.train.records import LOGGER, MetricsTable, close_log, open_log
-from mlpot.train.state import Progress, restore_training_state, save_training_state
-
-BEST_CHECKPOINT = "best.ckpt"
-LAST_CHECKPOINT = "last.ckpt"
-STATE_FILE = "last.state"
-METRICS_FILE = "metrics.csv"
-LOG_FILE = "train.log"
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+from mlpot.train.records import LOGGER, close_log, open_log
+from mlpot.train.state import Progress, restore_training_state
 
 
 @dataclass
@@ -81,8 +78,8 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: LRScheduler
     progress: Progress
-    table: Optional[MetricsTable]
-    metadata: Dict[str, Any]
+    records: Optional[RunRecords]
+    data_sha256: Dict[str, Optional[str]]
     workers: Workers
 
     @property
@@ -102,7 +99,10 @@ def fit(
     resume : bool
         Continue the run in ``config.output`` from its ``last.state``
         (use :func:`mlpot.train.config.load_resume_config` to read its config).
-        A new run (``resume=False``) refuses a directory that already holds one.
+        A new run (``resume=False``) refuses a directory that already holds one,
+        and a resume refuses a directory whose ``last.state`` is lost. The
+        directory is locked (``run.lock``) while the run lasts, so a second
+        ``mlpot-train`` into it is refused.
     command : sequence of str, optional
         The command line, recorded in the checkpoints.
 
@@ -116,36 +116,76 @@ def fit(
     reuse_large_allocations()
     workers = start_workers()
     run_dir = Path(config.output)
-    exists = (run_dir / CONFIG_FILE).exists()
-    workers.barrier()
-    if not resume and exists:
-        raise FileExistsError(
-            f"'{run_dir}' already holds a run; continue it with "
-            f"`mlpot-train --resume {run_dir}` or choose another output directory"
+    with ExitStack() as held:
+        if workers.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            took_over = held.enter_context(
+                exclusive_lock(run_dir / LOCK_FILE, f"the run directory '{run_dir}'")
+            )
+        workers.barrier()
+        _check_run_dir(run_dir, resume)
+        workers.barrier()
+        handler = None
+        if workers.is_main:
+            handler = open_log(run_dir / LOG_FILE)
+            if took_over:
+                LOGGER.warning(took_over)
+        try:
+            run = _start(config, run_dir, resume, command, workers)
+            _train(run)
+            return _finish(run)
+        except KeyboardInterrupt:
+            LOGGER.warning(
+                "interrupted; continue with `mlpot-train --resume %s`", run_dir
+            )
+            raise
+        except Exception as error:
+            LOGGER.error("stopped by an error: %s", error)
+            raise
+        finally:
+            if handler is not None:
+                close_log(handler)
+            stop_workers(workers)
+
+
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse a new run over an old one, and a resume that would start over.
+
+    Raises
+    ------
+    FileExistsError
+        A new run (``resume=False``) into a directory that holds a run.
+    FileNotFoundError
+        ``resume`` of a directory whose ``last.state`` is missing while
+        checkpoints or metrics of completed epochs are there: starting again
+        would overwrite them.
+    """
+    if not resume:
+        if (run_dir / CONFIG_FILE).exists():
+            raise FileExistsError(
+                f"'{run_dir}' already holds a run; continue it with "
+                f"`mlpot-train --resume {run_dir}` or choose another output directory"
+            )
+        return
+    if (run_dir / STATE_FILE).is_file():
+        return
+    done = [
+        name
+        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE)
+        if (run_dir / name).is_file()
+    ]
+    if done:
+        raise FileNotFoundError(
+            f"'{run_dir / STATE_FILE}' is missing, so the run in '{run_dir}' cannot "
+            f"continue; resuming would start it again and overwrite "
+            f"{', '.join(done)}. Restore {STATE_FILE} (e.g. from a backup), or start "
+            "a new run in another output directory"
         )
-    handler = None
-    if workers.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        handler = open_log(run_dir / LOG_FILE)
-    try:
-        run = _start(config, run_dir, resume, command, workers)
-        _train(run)
-        return _finish(run)
-    except KeyboardInterrupt:
-        LOGGER.warning("interrupted; continue with `mlpot-train --resume %s`", run_dir)
-        raise
-    except Exception as error:
-        LOGGER.error("stopped by an error: %s", error)
-        raise
-    finally:
-        if handler is not None:
-            close_log(handler)
-        stop_workers(workers)
 
 
 def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> _Run:
     settings = config.train
-    dtype = DTYPES[settings.dtype]
+    dtype = TORCH_DTYPES[settings.dtype]
     data = load_run_data(config.data, settings.seed)
     model_settings = dict(config.model)
     r_max = model_settings.get("r_max", ModelConfig.r_max)
@@ -163,10 +203,11 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     scheduler = make_scheduler(optimizer, settings)
     progress = Progress()
     state_path = run_dir / STATE_FILE
+    sha = data_sha256(data)
     resuming = resume and state_path.is_file()
     if resuming:
         progress = restore_training_state(
-            state_path, model, average, optimizer, scheduler, data_sha256(data)
+            state_path, model, average, optimizer, scheduler, sha
         )
         continue_schedule(scheduler)
         LOGGER.info("resuming %s after epoch %d", run_dir, progress.epoch)
@@ -185,10 +226,15 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
         optimizer=optimizer,
         scheduler=scheduler,
         progress=progress,
-        table=MetricsTable(run_dir / METRICS_FILE, progress.epoch if resuming else None)
+        records=RunRecords(
+            run_dir,
+            run_metadata(config, data, model, command),
+            settings.budget_clock,
+            progress.epoch if resuming else None,
+        )
         if workers.is_main
         else None,
-        metadata=run_metadata(config, data, model, command),
+        data_sha256=sha,
         workers=workers,
     )
 
@@ -268,7 +314,10 @@ def stop_reason(progress: Progress, settings: TrainConfig) -> Optional[str]:
     """
     if progress.epoch >= settings.max_epochs:
         return "max_epochs"
-    if settings.max_time is not None and progress.elapsed_s >= settings.max_time:
+    if (
+        settings.max_time is not None
+        and progress.budget_used(settings.budget_clock) >= settings.max_time
+    ):
         return "max_time"
     patience = settings.early_stopping_patience
     if patience is not None and progress.epochs_without_improvement >= patience:
@@ -279,7 +328,7 @@ def stop_reason(progress: Progress, settings: TrainConfig) -> Optional[str]:
 def _epoch(run: _Run) -> Dict[str, float]:
     """Train one epoch, validate, record it and save checkpoints and state."""
     settings, progress = run.settings, run.progress
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     lr = run.optimizer.param_groups[0]["lr"]
     batches = epoch_batches(
         run.train_graphs,
@@ -311,32 +360,20 @@ def _epoch(run: _Run) -> Dict[str, float]:
     # All workers must agree on the time budget, so they take the slowest clock.
     seconds = run.workers.max(time.perf_counter() - started)
     progress.elapsed_s += seconds
-    row = _metrics_row(progress, lr, train, val, seconds)
-    if not run.workers.is_main:
-        return row
-    run.table.append(row)
-    metadata = _checkpoint_metadata(run, {"val": _reported(val)})
-    if improved:
-        save_model(run.average.model, run.run_dir / BEST_CHECKPOINT, metadata)
-    save_training_state(
-        run.run_dir / STATE_FILE,
-        progress,
-        run.model,
-        run.average,
-        run.optimizer,
-        run.scheduler,
-        data_sha256(run.data),
-    )
-    save_model(run.average.model, run.run_dir / LAST_CHECKPOINT, metadata)
-    LOGGER.info(
-        "epoch %d lr %.3g train loss %.4g | val E MAE %.4g meV, F MAE %.4g meV/Å%s",
-        progress.epoch,
-        lr,
-        train["loss"],
-        row["val_energy_mae_meV"],
-        row["val_forces_mae_meV_per_A"],
-        " (best)" if improved else "",
-    )
+    progress.cpu_s += run.workers.max(time.process_time() - cpu_started)
+    row = metrics_row(progress, lr, train, val, seconds)
+    if run.workers.is_main:
+        run.records.record_epoch(
+            progress,
+            row,
+            val,
+            improved,
+            run.model,
+            run.average,
+            run.optimizer,
+            run.scheduler,
+            run.data_sha256,
+        )
     return row
 
 
@@ -349,70 +386,24 @@ def _loss(errors: Dict[str, float], settings: TrainConfig, model: Potential) -> 
     )
 
 
-def _reported(errors: Dict[str, float]) -> Dict[str, float]:
-    """Errors in meV and meV/Å plus the dimensionless loss."""
-    reported = in_mev({k: v for k, v in errors.items() if k != "loss"})
-    reported["loss"] = errors["loss"]
-    return reported
-
-
-def _metrics_row(progress, lr, train, val, seconds) -> Dict[str, float]:
-    row = {"epoch": progress.epoch, "lr": lr}
-    for split, errors in (("train", train), ("val", val)):
-        row.update({f"{split}_{k}": v for k, v in _reported(errors).items()})
-    row.update(epoch_s=seconds, elapsed_s=progress.elapsed_s)
-    return row
-
-
 def _finish(run: _Run) -> Path:
     """Evaluate the best weights on validation (and test) data; record the results."""
     reason = stop_reason(run.progress, run.settings)
-    dtype = DTYPES[run.settings.dtype]
+    dtype = TORCH_DTYPES[run.settings.dtype]
     best_path = run.run_dir / BEST_CHECKPOINT
     if not run.workers.is_main:
         return best_path
     best = load_model(best_path, dtype=dtype)
-    final = {"val": _final_errors(best, run, run.data.val)}
+    # The validation batches are already batched: one batch per step.
+    final = {"val": _final_errors(best, run, run.val_batches, batch_size=1)}
     if run.data.test is not None:
-        final["test"] = _final_errors(best, run, run.data.test)
-    save_model(
-        best,
-        best_path,
-        _checkpoint_metadata(
-            run, final, epoch=run.progress.best_epoch, stopped_because=reason
-        ),
-    )
-    last_path = run.run_dir / LAST_CHECKPOINT
-    last = dict(read_checkpoint(last_path)["metadata"], stopped_because=reason)
-    save_model(run.average.model, last_path, last)
-    LOGGER.info(
-        "stopped (%s) after %d epochs, %.1f s; best epoch %d: %s",
-        reason,
-        run.progress.epoch,
-        run.progress.elapsed_s,
-        run.progress.best_epoch,
-        final,
-    )
+        test_graphs = labelled_graphs(run.data.test, best.r_max, dtype)
+        final["test"] = _final_errors(best, run, test_graphs, run.settings.batch_size)
+    run.records.record_finish(run.progress, best, run.average.model, final, reason)
     return best_path
 
 
-def _final_errors(model: Potential, run: _Run, frames: Frames) -> Dict[str, float]:
-    graphs = labelled_graphs(frames, model.r_max, DTYPES[run.settings.dtype])
-    errors = evaluate(model, graphs, run.settings.batch_size)
+def _final_errors(model: Potential, run: _Run, graphs, batch_size) -> Dict[str, float]:
+    errors = evaluate(model, graphs, batch_size)
     errors["loss"] = _loss(errors, run.settings, model)
-    return _reported(errors)
-
-
-def _checkpoint_metadata(
-    run: _Run, metrics: Dict[str, Dict[str, float]], epoch=None, stopped_because=None
-) -> Dict[str, Any]:
-    progress = run.progress
-    return {
-        **run.metadata,
-        "epoch": progress.epoch if epoch is None else epoch,
-        "epochs_run": progress.epoch,
-        "best_epoch": progress.best_epoch,
-        "training_time_s": progress.elapsed_s,
-        "stopped_because": stopped_because,
-        "metrics": metrics,
-    }
+    return reported(errors)

@@ -16,19 +16,21 @@ from mlpot.train.metrics import error_metrics, in_kcal_per_mol, in_mev
 
 
 def evaluate_file(
-    checkpoint,
+    model,
     data,
     energy_unit: Optional[str] = None,
     format: Optional[str] = None,
     batch_size: int = 16,
     plot=None,
+    checkpoint=None,
 ) -> Dict:
     """Errors of the model in ``checkpoint`` on the labelled frames in ``data``.
 
     Parameters
     ----------
-    checkpoint : str or Path
-        Checkpoint written by ``mlpot-train`` or `mlpot.save_model`.
+    model : Potential, str or Path
+        A loaded model (with its checkpoint's ``metadata``), or the path of a
+        checkpoint written by ``mlpot-train`` or `mlpot.save_model`.
     data : str or Path
         Data file read with `mlpot.data.read_frames`.
     energy_unit, format : str, optional
@@ -37,6 +39,9 @@ def evaluate_file(
         Structures per forward pass.
     plot : str or Path, optional
         Where to write a parity plot (PNG); needs matplotlib.
+    checkpoint : str or Path, optional
+        The model's checkpoint file, for the report; default ``model`` when
+        that is a path.
 
     Returns
     -------
@@ -49,7 +54,9 @@ def evaluate_file(
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    model = load_model(checkpoint)
+    if isinstance(model, (str, Path)):
+        checkpoint = model if checkpoint is None else checkpoint
+        model = load_model(model)
     frames = read_frames(data, format=format, energy_unit=energy_unit)
     model.check_species(frames.numbers)
     graphs = labelled_graphs(frames, model.r_max)
@@ -72,7 +79,7 @@ def evaluate_file(
             plot,
             reference,
             predicted,
-            title=f"{Path(checkpoint).name} on {source['file']}",
+            title=f"{Path(str(checkpoint)).name} on {source['file']}",
         )
     return {
         "checkpoint": str(checkpoint),
