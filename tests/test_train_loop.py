@@ -29,7 +29,7 @@ TINY_MODELS = {
         "lmax": 1,
     },
 }
-TIME_COLUMNS = ("epoch_s", "elapsed_s")
+TIME_COLUMNS = ("epoch_s", "elapsed_s", "cpu_s")
 
 
 def tiny_run(output, model="invariant", train_file=TRAIN_FILE, **train):
@@ -243,6 +243,30 @@ def test_time_budget_stops_after_the_epoch_that_crosses_it(tmp_path):
 def test_stop_reason(progress, reason):
     settings = TrainConfig(max_epochs=4, max_time=10.0, early_stopping_patience=3)
     assert training_loop.stop_reason(progress, settings) == reason
+
+
+@pytest.mark.parametrize(
+    "progress, reason",
+    [
+        (Progress(epoch=2, elapsed_s=100.0, cpu_s=9.0), None),
+        (Progress(epoch=2, elapsed_s=1.0, cpu_s=10.0), "max_time"),
+    ],
+)
+def test_cpu_budget_counts_cpu_seconds_not_wall_seconds(progress, reason):
+    settings = TrainConfig(max_epochs=4, max_time=10.0, budget_clock="cpu")
+    assert training_loop.stop_reason(progress, settings) == reason
+
+
+def test_cpu_budget_is_recorded_in_the_run(tmp_path):
+    run_dir = tmp_path / "run"
+    best = fit(tiny_run(run_dir, max_time=1e-6, budget_clock="cpu"))
+    metadata = read_checkpoint(best)["metadata"]
+    assert metadata["stopped_because"] == "max_time"
+    assert metadata["budget_clock"] == "cpu"
+    assert 0 < metadata["training_cpu_s"]
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert float(rows[-1]["cpu_s"]) == metadata["training_cpu_s"]
 
 
 def test_early_stopping_ends_the_run(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from mlpot.model.config import ModelConfig, closest_key_hint
 
 MONITORS = ("forces_mae", "energy_mae", "loss")
+BUDGET_CLOCKS = ("wall", "cpu")
 
 
 @dataclass
@@ -79,8 +80,13 @@ class TrainConfig:
     max_epochs : int
         Upper limit on epochs.
     max_time : float, optional
-        Wall-clock budget in seconds, summed over resumes; the run stops at the
-        end of the epoch that crosses it.
+        Time budget in seconds on the clock ``budget_clock``, summed over
+        resumes; the run stops at the end of the epoch that crosses it.
+    budget_clock : str
+        What ``max_time`` counts: ``"wall"`` (elapsed seconds) or ``"cpu"``
+        (CPU seconds of the training process). CPU time at one torch thread
+        (``OMP_NUM_THREADS=1``) does not depend on what else the machine runs,
+        so runs with a ``"cpu"`` budget compare with each other.
     seed : int
         Seeds the split, the model initialisation and the per-epoch shuffles.
     energy_weight, forces_weight : float
@@ -127,6 +133,7 @@ class TrainConfig:
     lr: float = 5e-3
     max_epochs: int = 1000
     max_time: Optional[float] = None
+    budget_clock: str = "wall"
     seed: int = 0
     energy_weight: float = 1.0
     forces_weight: float = 100.0
@@ -176,6 +183,7 @@ class TrainConfig:
         ]
         for name, choices in (
             ("dtype", ("float64", "float32")),
+            ("budget_clock", BUDGET_CLOCKS),
             ("optimizer", ("adam", "adamw")),
             ("scheduler", ("plateau", "cosine")),
             ("monitor", MONITORS),

@@ -14,12 +14,16 @@ LOGGER = logging.getLogger("mlpot.train")
 
 
 def metrics_columns() -> List[str]:
-    """Column names of ``metrics.csv``: errors in meV and meV/Å, lr, seconds."""
+    """Column names of ``metrics.csv``: errors in meV and meV/Å, lr, seconds.
+
+    ``epoch_s`` and ``elapsed_s`` are wall-clock seconds (of the epoch, and
+    since the run started); ``cpu_s`` is the run's CPU seconds so far.
+    """
     errors = list(in_mev(dict.fromkeys(ERROR_NAMES, 0.0)))
     columns = ["epoch", "lr"]
     for split in ("train", "val"):
         columns += [f"{split}_loss"] + [f"{split}_{name}" for name in errors]
-    return columns + ["epoch_s", "elapsed_s"]
+    return columns + ["epoch_s", "elapsed_s", "cpu_s"]
 
 
 class MetricsTable:
@@ -78,7 +82,9 @@ def read_metrics(path) -> Dict[str, np.ndarray]:
     if not rows:
         raise ValueError(f"'{path}' holds no completed epoch yet")
     return {
-        column: np.array([float(row[column]) for row in rows], dtype=np.float64)
+        column: np.array(
+            [float(row[column] or "nan") for row in rows], dtype=np.float64
+        )
         for column in rows[0]
     }
 

@@ -34,7 +34,10 @@ class Progress:
     epochs_without_improvement : int
         Epochs since ``best_epoch``.
     elapsed_s : float
-        Training time in seconds, summed over resumes.
+        Training time in wall-clock seconds, summed over resumes.
+    cpu_s : float
+        CPU seconds of the training process(es) spent in epochs, summed over
+        resumes (the slowest worker's under data-parallel training).
     """
 
     epoch: int = 0
@@ -42,6 +45,11 @@ class Progress:
     best_epoch: int = 0
     epochs_without_improvement: int = 0
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0
+
+    def budget_used(self, clock: str) -> float:
+        """Seconds spent on ``clock`` (``"wall"`` or ``"cpu"``)."""
+        return self.cpu_s if clock == "cpu" else self.elapsed_s
 
 
 def save_training_state(
