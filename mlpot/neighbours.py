@@ -1,7 +1,9 @@
-"""Neighbour lists built with matscipy, with an optional Verlet skin for MD."""
+"""Neighbour lists (matscipy for periodic cells, a k-d tree for free molecules),
+with an optional Verlet skin for MD."""
 
 import numpy as np
 from matscipy.neighbours import neighbour_list as _matscipy_neighbour_list
+from scipy.spatial import cKDTree
 
 
 def neighbour_list(positions, cutoff, cell=None, pbc=None):
@@ -28,18 +30,19 @@ def neighbour_list(positions, cutoff, cell=None, pbc=None):
     positions = np.asarray(positions, dtype=np.float64)
     pbc = np.zeros(3, bool) if pbc is None else np.asarray(pbc, dtype=bool)
     if not pbc.any():
-        # A box around the molecule, padded so that flat or linear molecules
-        # (where matscipy's own shrink-wrapped box is singular) work too.
-        lower = positions.min(axis=0)
-        box = np.diag(positions.max(axis=0) - lower + cutoff)
-        i, j, shifts = _matscipy_neighbour_list(
-            "ijS",
-            positions=positions,
-            cutoff=float(cutoff),
-            cell=box,
-            pbc=[False] * 3,
-            cell_origin=lower - 0.5 * cutoff,
-        )
+        # A k-d tree costs what the neighbours cost, wherever the atoms are; a
+        # cell list over the bounding box would grow with its volume (one atom
+        # 5000 Å away would cost seconds and gigabytes).
+        pairs = cKDTree(positions).query_pairs(float(cutoff), output_type="ndarray")
+        pairs = pairs[
+            np.linalg.norm(positions[pairs[:, 1]] - positions[pairs[:, 0]], axis=1)
+            < cutoff
+        ]
+        i = np.concatenate([pairs[:, 0], pairs[:, 1]])
+        j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+        order = np.lexsort((j, i))
+        i, j = i[order], j[order]
+        shifts = np.zeros((len(i), 3), dtype=np.int64)
     else:
         cell = np.asarray(cell, dtype=np.float64)
         if abs(np.linalg.det(cell)) < 1e-9:

@@ -120,3 +120,12 @@ def test_bad_structures_are_rejected(positions, message):
     atoms = Atoms(numbers=[1] * len(positions), positions=positions)
     with pytest.raises(ValueError, match=message):
         from_atoms(atoms, 3.0)
+
+
+@pytest.mark.parametrize("distance", [5000.0, 1e5])
+def test_a_far_atom_costs_nothing_and_has_no_neighbours(distance):
+    atoms = molecule("CH3CH2OH")
+    atoms.positions[0] += [distance, 0.0, 0.0]
+    i, j, shifts = neighbour_list(atoms.positions, 5.0)
+    assert 0 not in i and 0 not in j
+    assert pair_set(i, j, shifts) == pair_set(*ase_neighbor_list("ijS", atoms, 5.0))

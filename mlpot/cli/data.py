@@ -36,6 +36,9 @@ from mlpot.data import (
 )
 from mlpot.data.readers import LABEL_SETS
 from mlpot.data.splits import geometry_keys
+from mlpot.fileio import atomic_path
+
+STORE_SUFFIXES = (".h5", ".hdf5")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -76,11 +79,21 @@ def _parser() -> argparse.ArgumentParser:
         "convert", help="convert a data file to an HDF5 store"
     )
     convert.add_argument("input")
-    convert.add_argument("output", help="the HDF5 store to write (.h5)")
     convert.add_argument(
+        "output",
+        help="the file to write: an HDF5 store (.h5, .hdf5), or any format "
+        "ase.io writes with energies and forces (.xyz for extended XYZ, .traj, ...)",
+    )
+    replace = convert.add_mutually_exclusive_group()
+    replace.add_argument(
         "--append",
         action="store_true",
         help="add the frames to an existing store (numbered after its frames)",
+    )
+    replace.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT if it exists (without this, an existing file is kept)",
     )
     _add_reader_options(convert)
     convert.set_defaults(run=_convert)
@@ -217,7 +230,25 @@ def _molecules(frames: Frames, name: Optional[str]) -> str:
 
 
 def _convert(args) -> None:
+    output = Path(args.output)
+    if output.is_dir():
+        raise ValueError(f"'{output}' is a directory; name a file to write")
+    is_store = output.suffix.lower() in STORE_SUFFIXES
+    if output.exists() and not (args.append or args.overwrite):
+        raise ValueError(
+            f"'{output}' exists; pass --append to add the frames to it"
+            + (" (HDF5 stores only)" if not is_store else "")
+            + " or --overwrite to replace it"
+        )
+    if args.append and not is_store:
+        raise ValueError(
+            f"--append adds frames to HDF5 stores (.h5, .hdf5); '{output}' is not one"
+        )
     frames = _read(args, args.input)
+    if not is_store:
+        write_with_ase(output, frames)
+        print(f"wrote {len(frames)} frames to {output} (eV, Å, eV/Å)")
+        return
     if args.append and Path(args.output).exists():
         stored = read_store(args.output)
         repeated = set(geometry_keys(stored)) & set(geometry_keys(frames))
@@ -230,6 +261,27 @@ def _convert(args) -> None:
         frames.frame_ids = frames.frame_ids + int(stored.frame_ids.max()) + 1
     (append_store if args.append else write_store)(args.output, frames)
     print(f"wrote {len(frames)} frames to {args.output}")
+
+
+def write_with_ase(path: Path, frames) -> None:
+    """Write ``frames`` in the ase.io format of ``path``'s suffix, atomically.
+
+    Energies and forces go in as each frame's results (eV, eV/Å), as
+    ``ase.io.read`` gives them back.
+    """
+    from ase.io import write
+    from ase.io.formats import filetype
+
+    try:
+        format = filetype(path, read=False)
+    except Exception:
+        raise ValueError(
+            f"ase.io knows no format for '{path.name}'; name the output *.h5 for an "
+            "HDF5 store or *.xyz for extended XYZ"
+        ) from None
+    images = [frames.to_atoms(k) for k in range(len(frames))]
+    with atomic_path(path) as tmp:
+        write(tmp, images, format=format)
 
 
 def _split(args) -> None:
