@@ -15,6 +15,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from mlpot import keys
+from mlpot.domain import DomainGuard
 from mlpot.dtypes import as_torch_dtype
 from mlpot.graph import check_structure, collate, from_arrays
 from mlpot.memory import reuse_large_allocations
@@ -112,6 +113,7 @@ class MLPotCalculator(Calculator):
             model.tabulate_radial(radial_table_spacing)
         self.model = model
         self.neighbours = VerletNeighbourList(model.r_max, skin)
+        self.domain = DomainGuard(getattr(model, "metadata", {}).get("domain"))
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu", dtype="float64", **kwargs):
@@ -166,6 +168,7 @@ class MLPotCalculator(Calculator):
         check_structure(positions, numbers)
         self.model.check_species(numbers)
         edges = self.neighbours.get(positions, numbers, atoms.cell.array, atoms.pbc)
+        self.domain.check(numbers, self.neighbours.lengths)
         return from_arrays(
             positions,
             numbers,
@@ -212,6 +215,11 @@ class MLPotCalculator(Calculator):
             Per structure: ``energy`` (eV), ``energies`` (N,) eV and
             ``forces`` (N, 3) eV/Å. The atoms' own calculators are not touched.
         """
+        atoms_list = list(atoms_list)
+        if not atoms_list:
+            raise ValueError(
+                "calculate_many got no structures; pass a non-empty list of ase.Atoms"
+            )
         graphs = []
         for atoms in atoms_list:
             graph = from_arrays(

@@ -78,6 +78,11 @@ class VerletNeighbourList:
         Interaction cutoff in Å.
     skin : float
         Extra radius in Å; ``0`` rebuilds on every call.
+
+    Attributes
+    ----------
+    lengths : ndarray, shape (E,)
+        Lengths in Å of the pairs the last call returned.
     """
 
     def __init__(self, cutoff, skin=0.5):
@@ -86,6 +91,7 @@ class VerletNeighbourList:
         self.cutoff = float(cutoff)
         self.skin = float(skin)
         self.num_builds = 0
+        self.lengths = np.zeros(0)
         self._key = None
         self._reference_positions = None
         self._pairs = None
@@ -115,10 +121,9 @@ class VerletNeighbourList:
             self._key = tuple(np.array(k, copy=True) for k in key)
             self.num_builds += 1
         i, j, shifts = self._pairs
-        if self.skin == 0:
-            return i, j, shifts
         lengths = edge_lengths(
             positions, i, j, shifts, cell_array if pbc.any() else None
         )
         keep = lengths < self.cutoff
+        self.lengths = lengths[keep]
         return i[keep], j[keep], shifts[keep]

@@ -82,6 +82,9 @@ def test_read_frames_reads_a_store(tmp_path, ethanol):
     assert_same_frames(read_frames(path), ethanol)
     with pytest.raises(ValueError, match="always holds eV.*drop energy_unit"):
         read_frames(path, energy_unit="kcal/mol")
+    # The store's own units are correct, if redundant.
+    named = read_frames(path, energy_unit="eV", force_unit="eV/Angstrom")
+    assert_same_frames(named, ethanol)
 
 
 def _fail_after_first_dataset(monkeypatch):

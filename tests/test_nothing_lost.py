@@ -143,3 +143,130 @@ def test_calculator_refuses_half_precision():
     model = build_model(ModelConfig(species=[1, 6, 8], r_max=4.0, num_layers=1))
     with pytest.raises(ValueError, match="float64"):
         MLPotCalculator(model, dtype=torch.float16)
+
+
+def test_edited_config_is_refused_on_resume(two_epoch_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "edited"
+    shutil.copytree(two_epoch_run, run_dir)
+    (run_dir / "run.lock").unlink(missing_ok=True)
+    config = (run_dir / "config.yaml").read_text()
+    assert "lr: 0.01" in config
+    (run_dir / "config.yaml").write_text(config.replace("lr: 0.01", "lr: 0.5"))
+    with pytest.raises(ValueError, match=r"train.lr: 0.01 → 0.5"):
+        fit(load_resume_config(run_dir, ["train.max_epochs=3"]), resume=True)
+    # Changing the shapes of the layers is refused the same way, before loading.
+    (run_dir / "config.yaml").write_text(
+        config.replace("num_features: 8", "num_features: 16")
+    )
+    with pytest.raises(ValueError, match="num_features"):
+        fit(load_resume_config(run_dir, ["train.max_epochs=3"]), resume=True)
+
+
+def test_malformed_progress_in_the_state_is_a_clear_error(two_epoch_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(two_epoch_run, run_dir)
+    state = torch.load(run_dir / "last.state", weights_only=True)
+    state["progress"]["epochs"] = state["progress"].pop("epoch")
+    torch.save(state, run_dir / "last.state")
+    with pytest.raises(ValueError, match="damaged or from another run"):
+        fit(load_resume_config(run_dir, ["train.max_epochs=3"]), resume=True)
+
+
+def test_species_absent_from_the_data_are_refused(tmp_path):
+    config = tiny_run(tmp_path / "run")
+    config.model["species"] = [1, 6, 8, 26]
+    with pytest.raises(ValueError, match=r"atomic numbers \[26\] that no training"):
+        fit(config)
+
+
+def test_calculator_warns_once_outside_the_training_domain(two_epoch_run):
+    import warnings
+
+    from mlpot.calculator import load_calculator
+    from mlpot.domain import OutOfDomainWarning
+
+    calculator = load_calculator(two_epoch_run / "best.ckpt")
+    domain = calculator.model.metadata["domain"]
+    assert domain["formulas"] == ["C2H6O"] and 0.8 < domain["min_distance_A"] < 1.2
+    atoms = read_frames(RMD17).to_atoms(0)
+    atoms.calc = calculator
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        atoms.get_forces()  # a training-like frame: no warning
+    squeezed = atoms.copy()
+    squeezed.positions[1] = squeezed.positions[0] + [0.05, 0.0, 0.0]
+    squeezed.calc = calculator
+    with pytest.warns(OutOfDomainWarning, match="0.050 Å apart"):
+        squeezed.get_potential_energy()
+    squeezed.positions[1] += [0.01, 0.0, 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once already
+        squeezed.get_potential_energy()
+    from ase.build import molecule
+
+    water = molecule("H2O")
+    water.calc = calculator
+    with pytest.warns(OutOfDomainWarning, match="H2O, a composition"):
+        water.get_potential_energy()
+
+
+def _frames_of(path=RMD17):
+    return read_frames(path)
+
+
+def test_stores_get_the_finite_and_unit_checks(tmp_path):
+    from mlpot.data import write_store
+    from mlpot.data.checks import UnitConsistencyError
+
+    frames = _frames_of()
+    scaled = frames.subset(np.arange(len(frames)))
+    scaled.energy = scaled.energy * 23.06
+    write_store(tmp_path / "scaled.h5", scaled)
+    with pytest.raises(UnitConsistencyError, match="too large"):
+        read_frames(tmp_path / "scaled.h5")
+    import h5py
+
+    write_store(tmp_path / "nan.h5", frames)
+    with h5py.File(tmp_path / "nan.h5", "r+") as store:
+        store["energy"][3] = np.nan
+    with pytest.raises(ValueError, match="energies of 1 frame.*NaN"):
+        read_frames(tmp_path / "nan.h5")
+
+
+def test_relative_kcal_energies_read_as_ev_are_caught_by_the_forces(tmp_path):
+    from ase.io import write
+
+    from mlpot.data.checks import UnitConsistencyError
+
+    frames = _frames_of()
+    images = []
+    for k in range(len(frames)):
+        atoms = frames.to_atoms(k)
+        kcal = 23.0605
+        energy = (frames.energy[k] - frames.energy.mean()) * kcal
+        forces = atoms.get_forces() * kcal
+        atoms.calc = None
+        atoms.info["energy"], atoms.arrays["forces"] = energy, forces
+        images.append(atoms)
+    write(tmp_path / "relative.xyz", images, format="extxyz")
+    with pytest.raises(UnitConsistencyError, match="forces .* too large"):
+        read_frames(tmp_path / "relative.xyz")
+    assert len(read_frames(tmp_path / "relative.xyz", energy_unit="kcal/mol")) == 20
+
+
+def test_duplicates_with_conflicting_labels_are_refused(tmp_path):
+    from mlpot.data import write_store
+
+    frames = _frames_of()
+    index = np.concatenate([np.arange(len(frames)), [4]])
+    doubled = frames.subset(index)
+    doubled.frame_ids = np.arange(len(doubled))
+    doubled.energy[-1] += 0.5
+    write_store(tmp_path / "dup.h5", doubled)
+    config = tiny_run(tmp_path / "run", train_file=tmp_path / "dup.h5")
+    with pytest.raises(ValueError, match="1 frame.*repeat the geometry.*4/20"):
+        fit(config)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 from ase.build import molecule
-
 from conftest import make_model
+
 from mlpot import calculator as calculator_module
 from mlpot.calculator import MLPotCalculator
 from mlpot.threads import SMALL_SYSTEM_ATOMS, intra_op_threads, threads_for

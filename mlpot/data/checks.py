@@ -1,6 +1,6 @@
 """Sanity checks on labelled frames: finite values and consistent units.
 
-Two unit checks catch the usual mistakes with MD17-family data:
+Three unit checks catch the usual mistakes with MD17-family data:
 
 * magnitude: a total energy cannot exceed (in size) the all-electron energy of
   its atoms. Twice the Thomas-Fermi energy of the neutral atoms, which is
@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from mlpot.data.frames import Frames
+from mlpot.data.splits import find_duplicates
 from mlpot.data.units import ENERGY_UNITS
 
 # Thomas-Fermi total energy of a neutral atom is -0.7687 Z^(7/3) Hartree.
@@ -34,6 +35,9 @@ _MIN_CORRELATION = 0.9
 # between 0.45 and 1.45, whole files 1.00 to 1.08; unit mix-ups give 23 or more.
 _MAX_RATIO = 8.0
 _MAX_FRAMES_COMPARED = 2000
+_MAX_FORCE_EV_PER_A = 100.0
+# Duplicate geometries whose labels differ by more than this disagree.
+_LABEL_TOLERANCE = 1e-6
 
 
 class UnitConsistencyError(ValueError):
@@ -228,6 +232,18 @@ def check_units(frames: Frames, source: str = "frames") -> None:
             f"{_explain_ratio(ratio)}Energies were read as {energy_unit} and "
             f"forces as {force_unit}; {fix}"
         )
+    if frames.forces is not None and frames.forces.size:
+        largest = float(np.abs(frames.forces).max())
+        if largest > _MAX_FORCE_EV_PER_A:
+            atom = int(np.abs(frames.forces).max(axis=1).argmax())
+            frame = int(np.searchsorted(frames.offsets, atom, side="right") - 1)
+            raise UnitConsistencyError(
+                f"forces in {source} are too large to be in {force_unit}: frame "
+                f"{frame} has a force component of {largest:.4g} eV/Å after "
+                f"conversion, above the {_MAX_FORCE_EV_PER_A:g} eV/Å that no "
+                "molecular data set reaches (forces in kcal/mol/Å read as eV/Å are "
+                f"23 times too large); {fix}"
+            )
 
 
 def _explain_ratio(ratio: float) -> str:
@@ -250,3 +266,41 @@ def _explain_ratio(ratio: float) -> str:
         f"{actual} were read as {read_as}, or forces in {read_as}/length were read "
         f"as {actual}/length. "
     )
+
+
+def check_duplicate_labels(frames: Frames, source: str = "frames") -> None:
+    """Raise ``ValueError`` if frames with the same geometry carry different labels.
+
+    Training on both labels of one geometry fits neither; the file is wrong
+    (mixed levels of theory, or a failed calculation). Duplicates with equal
+    labels are allowed: splits keep them together.
+
+    Parameters
+    ----------
+    frames : Frames
+        Frames with energies (eV) and forces (eV/Å).
+    source : str
+        Name used in the message, e.g. the file path.
+    """
+    conflicting = []
+    for group in find_duplicates(frames):
+        first = group[0]
+        for other in group[1:]:
+            energies_differ = frames.energy is not None and (
+                abs(frames.energy[other] - frames.energy[first]) > _LABEL_TOLERANCE
+            )
+            forces_differ = frames.forces is not None and not np.allclose(
+                frames.forces[frames.atom_slice(other)],
+                frames.forces[frames.atom_slice(first)],
+                rtol=0,
+                atol=_LABEL_TOLERANCE,
+            )
+            if energies_differ or forces_differ:
+                conflicting.append((int(first), int(other)))
+    if conflicting:
+        pairs = ", ".join(f"{a}/{b}" for a, b in conflicting[:10])
+        raise ValueError(
+            f"{len(conflicting)} frame(s) of {source} repeat the geometry of another "
+            f"frame with different energy or forces (frames {pairs}); remove the "
+            "wrong copies (e.g. frames of another level of theory) before training"
+        )

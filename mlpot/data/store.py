@@ -98,11 +98,28 @@ def read_store(path: PathLike) -> Frames:
             f"no such file: {path}; check the path, or create a store with "
             "`mlpot-data convert IN OUT.h5`"
         )
+    try:
+        return _read_store(path)
+    except (OSError, KeyError) as error:  # h5py's errors for damaged files
+        raise ValueError(
+            f"{path} could not be read as an HDF5 store ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); the file is "
+            "truncated or damaged: write it again (e.g. `mlpot-data convert`)"
+        ) from None
+
+
+def _read_store(path: Path) -> Frames:
     with h5py.File(path, "r") as store:
         if store.attrs.get("format") != STORE_FORMAT:
             raise ValueError(
                 f"{path} is an HDF5 file but not an mlpot store (no format="
                 f"'{STORE_FORMAT}' attribute); convert the source data with "
+                "`mlpot-data convert IN OUT.h5`"
+            )
+        if "format_version" not in store.attrs:
+            raise ValueError(
+                f"{path} has no format_version attribute, so it was not written "
+                "by mlpot (or was edited); convert the source data again with "
                 "`mlpot-data convert IN OUT.h5`"
             )
         version = int(store.attrs["format_version"])

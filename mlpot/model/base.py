@@ -20,6 +20,9 @@ class UnknownSpeciesError(ValueError):
     """A structure contains an element the model was not trained on."""
 
 
+MAX_RADIAL_TABLE_SPACING = 0.02
+
+
 class Potential(nn.Module):
     """Base of the potentials: ``model(graph) -> energy (B,)`` in eV.
 
@@ -186,13 +189,21 @@ class Potential(nn.Module):
         Parameters
         ----------
         spacing : float
-            Grid spacing in Å.
+            Grid spacing in Å, in (0, 0.02]: beyond that the table no longer
+            follows the networks (at 0.5 Å and more, energies move by 0.1 eV
+            to 1e9 eV).
 
         Returns
         -------
         Potential
             ``self``, tabulated.
         """
+        if not 0 < spacing <= MAX_RADIAL_TABLE_SPACING:
+            raise ValueError(
+                f"radial_table_spacing must be in (0, {MAX_RADIAL_TABLE_SPACING}] Å "
+                f"(default 0.0025), got {spacing!r}; a coarse table changes the "
+                "energies, not only the speed"
+            )
         if not self.can_tabulate_radial:
             raise ValueError(
                 f"this {self.family} model has no radial networks that depend on "

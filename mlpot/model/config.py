@@ -14,6 +14,11 @@ def closest_key_hint(key: str, valid) -> str:
     return f" Did you mean '{match[0]}'?" if match else ""
 
 
+# Shorter than every covalent bond (H2: 0.74 Å): a smaller cutoff sees no
+# neighbours.
+MIN_R_MAX = 1.0
+
+
 @dataclass
 class ModelConfig:
     """Hyperparameters of a potential (names as in NequIP and MACE).
@@ -79,8 +84,12 @@ class ModelConfig:
             raise ValueError(
                 f"species must be distinct atomic numbers 1..118, got {self.species}"
             )
-        if self.r_max <= 0:
-            raise ValueError(f"r_max must be positive (Å), got {self.r_max}")
+        if not self.r_max >= MIN_R_MAX:
+            raise ValueError(
+                f"r_max must be at least {MIN_R_MAX} Å (no bond is shorter, so a "
+                f"smaller cutoff sees no neighbours), got {self.r_max}; typical "
+                "values are 4-6 Å"
+            )
         for name in (
             "num_basis",
             "num_features",

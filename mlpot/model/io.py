@@ -11,10 +11,18 @@ A checkpoint is a plain dict of tensors and JSON-able values::
     units           {"energy": "eV", "length": "Å"}
     normalisation   {"atomic_energy_shift": [...] eV, "energy_scale": eV}
     state_dict      parameter and buffer tensors
+    digest          sha256 of family, config, species, normalisation and state_dict
     metadata        free-form JSON-able dict (training data, split, metrics, ...)
+
+The digest is checked when a model is built from a checkpoint: a file whose
+settings or weights were changed after it was written (reordered species, an
+edited r_max or avg_num_neighbors) would load and give wrong energies.
+Checkpoints written before digests existed load without the check.
 """
 
+import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -75,10 +83,31 @@ def save_model(
         },
         "metadata": metadata,
     }
+    payload["digest"] = checkpoint_digest(payload)
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
+
+
+def checkpoint_digest(payload: Dict[str, Any]) -> str:
+    """sha256 of what decides a checkpoint's energies: settings and weights.
+
+    Covers ``model_family``, ``config``, ``species``, ``normalisation`` and
+    every tensor of ``state_dict`` (name, dtype, shape and bytes); not the
+    free-form ``metadata``.
+    """
+    digest = hashlib.sha256()
+    settings = {
+        key: payload.get(key)
+        for key in ("model_family", "config", "species", "normalisation")
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for name in sorted(payload["state_dict"]):
+        tensor = payload["state_dict"][name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def read_checkpoint(path) -> Dict[str, Any]:
@@ -100,6 +129,13 @@ def read_checkpoint(path) -> Dict[str, Any]:
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"'{path}' is not a plain mlpot checkpoint: it holds Python objects "
+            "beyond tensors and plain values, which mlpot never loads (so nothing "
+            "in it was run); use a checkpoint written by mlpot.save_model or "
+            "mlpot-train"
+        ) from None
     except Exception as error:  # torch raises several types for damaged zip files
         raise CheckpointError(
             f"'{path}' could not be read as a checkpoint ({type(error).__name__}: "
@@ -149,6 +185,29 @@ def load_model(path, device="cpu", dtype=torch.float64) -> Potential:
     return model_from_checkpoint(read_checkpoint(path), path, device, dtype)
 
 
+def _check_integrity(payload: Dict[str, Any], path) -> None:
+    """Refuse a checkpoint whose digest does not match, or with non-finite weights."""
+    for key in ("config", "state_dict"):
+        if not isinstance(payload.get(key), dict):
+            raise CheckpointError(
+                f"'{path}' has no valid '{key}' entry; the file is damaged or was "
+                "edited: use an unmodified copy of the checkpoint"
+            )
+    recorded = payload.get("digest")
+    if recorded is not None and recorded != checkpoint_digest(payload):
+        raise CheckpointError(
+            f"'{path}' was modified or is corrupt: its settings or weights do not "
+            "match the digest written with them; use an unmodified copy of the "
+            "checkpoint (or retrain)"
+        )
+    for name, tensor in payload["state_dict"].items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"'{path}' holds non-finite values (NaN or inf) in {name}; the "
+                "model diverged or the file is damaged: use another checkpoint"
+            )
+
+
 def model_from_checkpoint(
     payload: Dict[str, Any], path, device="cpu", dtype=torch.float64
 ) -> Potential:
@@ -163,8 +222,16 @@ def model_from_checkpoint(
     device, dtype
         As for :func:`load_model`.
     """
+    _check_integrity(payload, path)
     # Cast before loading so float64 weights are not rounded through float32.
-    model = build_model(ModelConfig.from_dict(payload["config"])).to(dtype=dtype)
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"'{path}' has an invalid model config ({error}); the file is damaged "
+            "or was edited: use an unmodified copy of the checkpoint"
+        ) from None
+    model = build_model(config).to(dtype=dtype)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:

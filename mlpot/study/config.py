@@ -28,12 +28,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import yaml
-
 from mlpot.analysis.variables import MOLECULES
 from mlpot.model.config import closest_key_hint
 from mlpot.train.config import RunConfig, _typed
-from mlpot.train.config_files import path_from, path_relative_to
+from mlpot.train.config_files import path_from, path_relative_to, read_yaml
 
 FAMILIES = ("equivariant", "invariant", "cartesian")
 # Keys of a molecule's data files.
@@ -289,7 +287,7 @@ def load_study_config(path) -> StudyConfig:
     StudyConfig
     """
     path = Path(path)
-    values = yaml.safe_load(path.read_text()) or {}
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: a study config is a mapping of sections")
     return study_config_from_dict(values, base=path.parent)

@@ -1,6 +1,6 @@
 """Labelled graphs built once from `Frames`, and the batches of each epoch."""
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 
@@ -31,6 +31,20 @@ def labelled_graphs(
         in eV/Å.
     """
     return from_frames(frames, r_max, dtype, labels=True)
+
+
+def min_edge_length(graphs: Sequence[AtomicGraph]) -> Optional[float]:
+    """The shortest edge in Å over ``graphs`` (None when they have no edges)."""
+    shortest = None
+    for graph in graphs:
+        i, j = graph[keys.EDGE_INDEX]
+        if len(i):
+            vectors = graph[keys.POSITIONS][j] - graph[keys.POSITIONS][i]
+            if keys.EDGE_SHIFT in graph:
+                vectors = vectors + graph[keys.EDGE_SHIFT] @ graph[keys.CELL][0]
+            length = float(vectors.norm(dim=1).min())
+            shortest = length if shortest is None else min(shortest, length)
+    return shortest
 
 
 def average_num_neighbours(graphs: Sequence[AtomicGraph]) -> float:

@@ -58,6 +58,8 @@ class RunRecords:
         Provenance stored in every checkpoint (data, split, config, machine).
     budget_clock : str
         The clock of the run's time budget, recorded in the checkpoints.
+    config : dict
+        The run's config as in ``config.yaml``, stored in the training state.
     keep_epochs : int, optional
         When resuming, the epochs completed (later rows of ``metrics.csv``
         are dropped); ``None`` starts a new table.
@@ -68,11 +70,13 @@ class RunRecords:
         run_dir: Path,
         metadata: Dict[str, Any],
         budget_clock: str,
+        config: Dict[str, Any],
         keep_epochs: Optional[int],
     ):
         self.run_dir = Path(run_dir)
         self.metadata = metadata
         self.budget_clock = budget_clock
+        self.config = config
         self.table = MetricsTable(self.run_dir / METRICS_FILE, keep_epochs)
 
     def checkpoint_metadata(
@@ -111,6 +115,7 @@ class RunRecords:
             optimizer,
             scheduler,
             sha,
+            self.config,
         )
         save_model(average.model, self.run_dir / LAST_CHECKPOINT, metadata)
         LOGGER.info(

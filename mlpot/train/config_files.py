@@ -3,7 +3,7 @@
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Sequence
 
 import yaml
 
@@ -63,6 +63,32 @@ def apply_overrides(
     return values
 
 
+def read_yaml(path) -> Any:
+    """The content of a YAML file, read safely (no Python tags).
+
+    Raises
+    ------
+    ValueError
+        The file is not valid YAML, or uses tags that construct Python objects;
+        the message names the file and the line.
+    """
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        hint = (
+            "; configs hold plain values only (tags such as !!python/... are refused)"
+            if "python" in str(error) or "tag" in str(error)
+            else ""
+        )
+        raise ValueError(
+            f"'{path}' is not a valid YAML config{line}: {problem}{hint}"
+        ) from None
+
+
 def load_config(path, overrides: Sequence[str] = ()) -> RunConfig:
     """Read a YAML run config, apply ``--set`` overrides, check every key.
 
@@ -80,8 +106,7 @@ def load_config(path, overrides: Sequence[str] = ()) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file '{path}' not found; check the path")
-    with open(path) as handle:
-        values = yaml.safe_load(handle) or {}
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise ValueError(
             f"'{path}' must hold a mapping of sections (data, model, train, output)"
@@ -118,13 +143,42 @@ def load_resume_config(run_dir, overrides: Sequence[str] = ()) -> RunConfig:
             f"{', '.join(refused)} cannot change when resuming (only "
             f"{', '.join(RESUME_OVERRIDES)} can); start a new run to change it"
         )
-    with open(run_dir / CONFIG_FILE) as handle:
-        values = yaml.safe_load(handle)
+    values = read_yaml(run_dir / CONFIG_FILE)
     for key in ("train", "test"):  # stored relative to the run directory
         if values["data"].get(key):
             values["data"][key] = path_from(values["data"][key], run_dir)
     parsed["output"] = str(run_dir)
     return RunConfig.from_dict(apply_overrides(values, parsed))
+
+
+def _flat(values: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+# Where a run's files are may change (a run folder moved with its data); the
+# data's content is checked by sha256 instead.
+_LOCATION_KEYS = ("output", "data.train", "data.test")
+
+
+def config_changes(before: Dict[str, Any], after: Dict[str, Any]) -> List[str]:
+    """Settings that differ between two config dicts, as ``key: old → new``.
+
+    Keys that may change on resume (:data:`RESUME_OVERRIDES`) and the data and
+    output locations are not compared.
+    """
+    old, new = _flat(before), _flat(after)
+    ignored = set(RESUME_OVERRIDES) | set(_LOCATION_KEYS)
+    return [
+        f"{key}: {old.get(key)!r} → {new.get(key)!r}"
+        for key in sorted(set(old) | set(new))
+        if key not in ignored and old.get(key) != new.get(key)
+    ]
 
 
 def relocatable(config: RunConfig, run_dir) -> RunConfig:

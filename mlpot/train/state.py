@@ -14,6 +14,7 @@ from typing import Dict, Optional
 import torch
 
 from mlpot.fileio import atomic_path
+from mlpot.train.config_files import RESUME_OVERRIDES, config_changes
 
 STATE_FORMAT = "mlpot-train-state"
 STATE_VERSION = 1
@@ -53,7 +54,7 @@ class Progress:
 
 
 def save_training_state(
-    path, progress: Progress, model, average, optimizer, scheduler, data_sha256
+    path, progress: Progress, model, average, optimizer, scheduler, data_sha256, config
 ) -> Path:
     """Write everything a resumed run needs to ``path`` (atomically).
 
@@ -70,6 +71,8 @@ def save_training_state(
     scheduler : torch.optim.lr_scheduler.LRScheduler
     data_sha256 : dict
         sha256 of the data files, checked when resuming.
+    config : dict
+        The run's config as written to ``config.yaml``, checked when resuming.
 
     Returns
     -------
@@ -84,6 +87,7 @@ def save_training_state(
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "data_sha256": dict(data_sha256),
+        "config": config,
     }
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -92,15 +96,28 @@ def save_training_state(
 
 
 def restore_training_state(
-    path, model, average, optimizer, scheduler, data_sha256: Dict[str, Optional[str]]
+    path,
+    model,
+    average,
+    optimizer,
+    scheduler,
+    data_sha256: Dict[str, Optional[str]],
+    config: Dict,
 ) -> Progress:
     """Load ``path`` into the given objects and return the run's counters.
+
+    Parameters
+    ----------
+    config : dict
+        The config the run is resumed with (as written to ``config.yaml``);
+        it must equal the one stored in the state, but for the settings that
+        may change on resume.
 
     Raises
     ------
     ValueError
-        The file is not a training state, or the data files changed since it
-        was written.
+        The file is not a training state or is damaged, the data files
+        changed since it was written, or the config was edited.
     """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -123,8 +140,26 @@ def restore_training_state(
             f"{payload['data_sha256']}, now {dict(data_sha256)}); resuming needs the "
             "same files: restore them or start a new run"
         )
-    model.load_state_dict(payload["model"])
-    average.load_state_dict(payload["average"])
-    optimizer.load_state_dict(payload["optimizer"])
-    scheduler.load_state_dict(payload["scheduler"])
-    return Progress(**payload["progress"])
+    if payload.get("config") is not None:  # states of older runs have none
+        changes = config_changes(payload["config"], config)
+        if changes:
+            raise ValueError(
+                f"the config of the run in '{Path(path).parent}' changed since the "
+                f"run started ({'; '.join(changes)}); a resumed run continues with "
+                "its own settings: undo the edit of config.yaml, or start a new run "
+                f"to change them (when resuming, --set may change only "
+                f"{', '.join(RESUME_OVERRIDES)})"
+            )
+    try:
+        progress = Progress(**payload["progress"])
+        model.load_state_dict(payload["model"])
+        average.load_state_dict(payload["average"])
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(
+            f"'{path}' does not fit the run's model and optimiser "
+            f"({type(error).__name__}: {str(error).splitlines()[0]}); it is damaged "
+            "or from another run: start the run again in a new output directory"
+        ) from None
+    return progress
