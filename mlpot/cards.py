@@ -109,6 +109,8 @@ def model_card(
     md_check: Optional[Dict] = None,
     recipe: Optional[str] = None,
     analysis: Optional[Dict] = None,
+    level_of_theory: Optional[str] = None,
+    checkpoint_path: Optional[str] = None,
 ) -> str:
     """The Markdown model card of a checkpoint.
 
@@ -131,10 +133,18 @@ def model_card(
         ``examples/ethane_torsion.py``: ``checks`` (a list of dicts with
         ``check``, ``model``, ``reference`` and ``target``), and optionally
         ``title``, ``reference_name`` and ``command``.
+    level_of_theory : str, optional
+        Reference method of the training data; default what the data recorded.
+    checkpoint_path : str, optional
+        The path the card's usage and reproduce lines name; default
+        ``models/NAME.ckpt`` (a shipped model).
     """
+    path = checkpoint_path or f"models/{name}.ckpt"
+    train = checkpoint["metadata"].get("data", {}).get("train") or {}
+    theory = level_of_theory or train.get("level_of_theory")
     sections = [
-        _summary_section(checkpoint, name),
-        _data_section(checkpoint["metadata"], test_report["data"]),
+        _summary_section(checkpoint, name, path, theory),
+        _data_section(checkpoint["metadata"], test_report["data"], theory),
         _test_section(test_report),
         _model_section(checkpoint),
         _training_section(checkpoint["metadata"]),
@@ -147,13 +157,18 @@ def model_card(
         sections.append(_analysis_section(analysis))
     sections.append(
         _reproduce_section(
-            name, test_report["data"], recipe or _recipe(checkpoint["metadata"])
+            path,
+            test_report["data"],
+            recipe or _recipe(checkpoint["metadata"]),
+            checkpoint["metadata"],
         )
     )
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
 
-def _summary_section(checkpoint: Dict, name: str) -> List[str]:
+def _summary_section(
+    checkpoint: Dict, name: str, path: str, theory: Optional[str]
+) -> List[str]:
     from mlpot.calculator import CALCULATOR_FOR_FAMILY
 
     family = checkpoint["model_family"]
@@ -163,18 +178,23 @@ def _summary_section(checkpoint: Dict, name: str) -> List[str]:
         f"# {name}",
         "",
         f"{_article(family)} {family} mlpot potential for "
-        f"{train.get('name') or 'its molecule'}, trained on "
-        f"{train.get('level_of_theory') or 'reference'} data. "
+        f"{train.get('name') or _formulas(checkpoint['metadata'])}, trained on "
+        f"{theory or 'reference'} data. "
         "Energies in eV, forces in eV/Å.",
         "",
         "```python",
         f"from mlpot import {calculator}",
-        f'atoms.calc = {calculator}("models/{name}.ckpt")',
+        f'atoms.calc = {calculator}("{path}")',
         "```",
     ]
 
 
-def _data_section(meta: Dict, test: Dict) -> List[str]:
+def _formulas(meta: Dict) -> str:
+    formulas = (meta.get("domain") or {}).get("formulas")
+    return ", ".join(formulas) if formulas else "its molecule"
+
+
+def _data_section(meta: Dict, test: Dict, theory: Optional[str]) -> List[str]:
     train = meta.get("data", {}).get("train") or {}
     split = meta.get("split", {})
     return [
@@ -189,8 +209,9 @@ def _data_section(meta: Dict, test: Dict) -> List[str]:
         f"| test | `{test['file']}` | `{test['sha256']}` | {test['n_frames']} "
         f"| {test.get('energy_unit')}, {test.get('force_unit')} |",
         "",
-        f"Level of theory: {train.get('level_of_theory')}. The split's frame ids are "
-        "stored in the checkpoint (`metadata['split']`).",
+        f"Level of theory: "
+        f"{theory or 'not recorded (mlpot-card --level-of-theory gives it)'}. "
+        "The split's frame ids are stored in the checkpoint (`metadata['split']`).",
     ]
 
 
@@ -278,27 +299,46 @@ def _md_section(md_check: Dict) -> List[str]:
         f"{pair} {b['start_A']:.2f} → [{b['min_A']:.2f}, {b['max_A']:.2f}] Å"
         for pair, b in md_check["bonds"].items()
     )
-    intact = (
-        "every covalent bond stayed intact" if md_check["intact"] else ("a bond broke")
-    )
+    if md_check["intact"]:
+        outcome = "every covalent bond stayed within 0.7–1.5 times its start length"
+    else:
+        changed = [
+            pair
+            for pair, b in md_check["bonds"].items()
+            if b["max_A"] > 1.5 * b["start_A"] or b["min_A"] < 0.7 * b["start_A"]
+        ]
+        outcome = (
+            "bonds left 0.7–1.5 times their start length "
+            f"({', '.join(changed) or 'see the ranges'}): a reaction the molecule "
+            "undergoes at this temperature (such as a proton transfer) or a failure "
+            "of the model; look at the trajectory to tell which"
+        )
     return [
         "## Molecular dynamics check",
         "",
         f"Langevin MD at {md_check['temperature_K']:.0f} K for "
         f"{md_check['duration_ps']:g} ps (0.5 fs steps) from the first test frame: "
-        f"{intact}; largest relative bond change "
+        f"{outcome}; largest relative bond change "
         f"{100 * md_check['max_relative_deviation']:.1f} %; mean temperature "
         f"{md_check['mean_temperature_K']:.0f} K. Bond ranges: {bonds}.",
     ]
 
 
-def _reproduce_section(name: str, test: Dict, recipe: Optional[str]) -> List[str]:
+def _reproduce_section(
+    path: str, test: Dict, recipe: Optional[str], meta: Dict
+) -> List[str]:
+    data = meta.get("config", {}).get("data", {}) or {}
+    keys = "".join(
+        f" --{name.replace('_', '-')} {data[name]}"
+        for name in ("energy_key", "forces_key")
+        if data.get(name)
+    )
     return [
         "## Reproduce",
         "",
         "```bash",
         f"mlpot-train {recipe}" if recipe else "# (no recipe recorded)",
-        f"mlpot-eval models/{name}.ckpt {test.get('path', test['file'])}",
-        f"mlpot-card models/{name}.ckpt",
+        f"mlpot-eval {path} {test.get('path', test['file'])}{keys}",
+        f"mlpot-card {path}",
         "```",
     ]

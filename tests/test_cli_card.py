@@ -50,9 +50,24 @@ def test_card_is_generated_from_metadata_and_evaluation(trained, tmp_path):
     assert sha256sum(DATA / "rmd17_ethanol_train_01_subset.npz") in card
     assert "15 train + 5 validation (seed 0)" in card
     assert "mlpot-train recipe.yaml" in card
-    assert "every covalent bond stayed intact" in card or "a bond broke" in card
+    assert "every covalent bond stayed within" in card or "bonds left" in card
     assert "ms (float64)" in card and "ms (float32)" in card
     assert str(tmp_path) not in card
+    # A user's run: named after its folder, its own path in the usage lines.
+    assert card.startswith("# card\n")
+    assert 'InvariantCalculator("runs/card/best.ckpt")' in card
+    assert "mlpot-eval runs/card/best.ckpt" in card and "models/" not in card
+
+
+def test_card_name_and_level_of_theory_can_be_given(trained, tmp_path, capsys):
+    card_path = tmp_path / "named.md"
+    options = ["--name", "my-ethanol", "--level-of-theory", "PBE/def2-SVP"]
+    assert card_main([str(trained), "-o", str(card_path), *options]) == 0
+    card = card_path.read_text()
+    assert card.startswith("# my-ethanol\n")
+    assert "trained on PBE/def2-SVP data" in card
+    assert "Level of theory: PBE/def2-SVP." in card
+    assert "mlpot-card: evaluating on" in capsys.readouterr().err
 
 
 def test_card_needs_a_test_file(trained, tmp_path, capsys):

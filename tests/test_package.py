@@ -27,6 +27,7 @@ def _imported_after(statement: str):
         "import mlpot.data",
         "import mlpot.geometry.scan",
         "import mlpot; mlpot.list_models()",
+        "import mlpot.cli.data",
     ],
 )
 def test_light_imports_do_not_import_torch(statement):

@@ -163,3 +163,29 @@ def test_example_config_is_valid():
     assert config.model["name"] == "equivariant"
     assert config.data.train.endswith("rmd17_ethanol_train_01.npz")
     assert (config.data.n_train, config.data.n_val) == (950, 50)
+
+
+def test_config_reference_is_current_and_complete():
+    from dataclasses import fields
+
+    from mlpot.model.config import ModelConfig
+    from mlpot.train.config import DataConfig, TrainConfig
+    from mlpot.train.config_reference import config_reference
+
+    reference = config_reference()
+    committed = Path(__file__).parents[1] / "docs" / "config.md"
+    assert committed.read_text() == reference, (
+        "docs/config.md is out of date: mlpot-train --help-config > docs/config.md"
+    )
+    for section, cls in (
+        ("data", DataConfig),
+        ("model", ModelConfig),
+        ("train", TrainConfig),
+    ):
+        for field in fields(cls):
+            row = next(
+                line
+                for line in reference.splitlines()
+                if line.startswith(f"| `{section}.{field.name}` |")
+            )
+            assert row.split("|")[4].strip(), f"{section}.{field.name} has no meaning"

@@ -1,11 +1,14 @@
 """Per-species reference energies (least squares) and the energy scale (force RMS)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from mlpot.data import Frames
 from mlpot.model import ModelConfig, build_model
 from mlpot.train.normalisation import (
+    DegenerateReferenceWarning,
     composition,
     fit_atomic_energies,
     fit_normalisation,
@@ -80,3 +83,15 @@ def test_fit_normalisation_sets_the_model_buffers():
     np.testing.assert_allclose(shift, [-2041.0, -13.6])
     assert float(model.energy_scale) == pytest.approx(scale)
     assert scale == pytest.approx(force_rms(frames))
+
+
+def test_a_fit_on_one_composition_warns_that_it_is_degenerate():
+    frames = molecules([{6: 2, 8: 1, 1: 6}] * 3, {1: -1.0, 6: -2.0, 8: -5.0})
+    with pytest.warns(DegenerateReferenceWarning, match="1 independent composition"):
+        fit_atomic_energies(frames, [1, 6, 8])
+    three = molecules(
+        [{6: 2, 8: 1, 1: 6}, {6: 1, 1: 4}, {8: 1, 1: 2}], {1: -1.0, 6: -2.0, 8: -5.0}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_atomic_energies(three, [1, 6, 8])

@@ -16,6 +16,7 @@ Examples
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -35,6 +36,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("-o", "--output", help="card path (default: CKPT with .md)")
     parser.add_argument("--test", help="test file (default: the run's data.test)")
     parser.add_argument("--recipe", help="training config to name in the card")
+    parser.add_argument(
+        "--name",
+        help="the model's name in the card (default: the checkpoint's file name, "
+        "or its run folder's name for a run's best.ckpt/last.ckpt)",
+    )
+    parser.add_argument(
+        "--level-of-theory",
+        help="reference method of the training data, e.g. 'PBE/def2-SVP' "
+        "(default: what the data file records)",
+    )
     parser.add_argument("--md-ps", type=float, default=0.0, help="Langevin check (ps)")
     parser.add_argument("--md-temperature", type=float, default=500.0, help="K")
     parser.add_argument("--json", help="also write the measured figures as JSON")
@@ -58,6 +69,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+def model_name(checkpoint, name: Optional[str] = None) -> str:
+    """``name``, or the checkpoint's stem, or its run folder's name for a run's
+    ``best.ckpt``/``last.ckpt``."""
+    if name:
+        return name
+    path = Path(checkpoint).resolve()
+    return path.parent.name if path.stem in ("best", "last") else path.stem
+
+
+def _shown_path(checkpoint) -> str:
+    """The checkpoint's path as a card shows it: ``models/NAME.ckpt`` for a
+    shipped model, else relative to the working directory (a card names no
+    folder of this machine)."""
+    from mlpot.pretrained_models import PACKAGED_MODELS_DIR
+
+    path = Path(checkpoint).resolve()
+    if path.parent == PACKAGED_MODELS_DIR:
+        return f"models/{path.name}"
+    return os.path.relpath(path)
+
+
+def _step(text: str) -> None:
+    print(f"mlpot-card: {text} ...", file=sys.stderr, flush=True)
+
+
 def _card(args):
     from mlpot.analysis.stability import langevin_bond_check
     from mlpot.calculator import CALCULATOR_FOR_FAMILY
@@ -65,19 +101,24 @@ def _card(args):
     checkpoint = read_checkpoint(args.checkpoint)
     model = model_from_checkpoint(checkpoint, args.checkpoint)
     metadata = checkpoint["metadata"]
-    test = args.test or (metadata.get("config", {}).get("data", {}) or {}).get("test")
+    data_config = metadata.get("config", {}).get("data", {}) or {}
+    test = args.test or data_config.get("test")
+    keys = {name: data_config.get(name) for name in ("energy_key", "forces_key")}
     if not test:
         raise ValueError(
             "the checkpoint records no test file; name one with --test FILE"
         )
-    report = evaluate_file(model, test, checkpoint=args.checkpoint)
-    first = read_frames(test).to_atoms(0)
+    _step(f"evaluating on {test}")
+    report = evaluate_file(model, test, checkpoint=args.checkpoint, **keys)
+    first = read_frames(test, **keys).to_atoms(0)
+    _step("timing force calls (float64, float32)")
     latency = {
         dtype: calculator_latency(model, first, dtype)
         for dtype in ("float64", "float32")
     }
     md_check = None
     if args.md_ps > 0:
+        _step(f"{args.md_ps:g} ps of Langevin MD at {args.md_temperature:g} K")
         md_check = langevin_bond_check(
             first,
             CALCULATOR_FOR_FAMILY[checkpoint["model_family"]](model),
@@ -86,9 +127,16 @@ def _card(args):
         )
         md_check.update(temperature_K=args.md_temperature, duration_ps=args.md_ps)
     analysis = json.loads(Path(args.analysis).read_text()) if args.analysis else None
-    name = Path(args.checkpoint).stem
     card = model_card(
-        checkpoint, name, report, latency, md_check, args.recipe, analysis
+        checkpoint,
+        model_name(args.checkpoint, args.name),
+        report,
+        latency,
+        md_check,
+        args.recipe,
+        analysis,
+        level_of_theory=args.level_of_theory,
+        checkpoint_path=_shown_path(args.checkpoint),
     )
     figures = {"test": report, "latency_ms": latency, "md_check": md_check}
     if analysis:

@@ -145,6 +145,19 @@ def _add_reader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-unit-check", action="store_true", help="skip the unit plausibility checks"
     )
+    add_key_options(parser)
+
+
+def add_key_options(parser: argparse.ArgumentParser) -> None:
+    """``--energy-key`` and ``--forces-key`` for files read with ase.io."""
+    parser.add_argument(
+        "--energy-key",
+        help="atoms.info key of the energies in an ase.io file (e.g. REF_energy)",
+    )
+    parser.add_argument(
+        "--forces-key",
+        help="atoms.arrays key of the forces in an ase.io file (e.g. REF_forces)",
+    )
 
 
 def _read(args, path) -> Frames:
@@ -156,6 +169,8 @@ def _read(args, path) -> Frames:
         force_unit=args.force_unit,
         labels=args.labels,
         check_units=not args.no_unit_check,
+        energy_key=args.energy_key,
+        forces_key=args.forces_key,
     )
 
 

@@ -11,8 +11,10 @@ Examples
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Dict, List, Optional
 
+from mlpot.cli.data import add_key_options
 from mlpot.fileio import atomic_path
 from mlpot.train.report import evaluate_file
 
@@ -36,6 +38,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         Arguments without the program name; default ``sys.argv[1:]``.
     """
     args = _parser().parse_args(argv)
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None and Path(path).is_dir():
+            print(
+                f"mlpot-eval: error: {option} {path} is a directory; name a file",
+                file=sys.stderr,
+            )
+            return 1
     try:
         report = evaluate_file(
             args.checkpoint,
@@ -44,6 +53,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             format=args.format,
             batch_size=args.batch_size,
             plot=args.plot,
+            energy_key=args.energy_key,
+            forces_key=args.forces_key,
         )
     except (ValueError, OSError, ImportError) as error:
         print(f"mlpot-eval: error: {error}", file=sys.stderr)
@@ -69,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         help="energy unit of the file, e.g. kcal/mol (default: the reader's)",
     )
     parser.add_argument("--format", help="file format (default: guessed)")
+    add_key_options(parser)
     parser.add_argument(
         "--json", metavar="OUT", help="write the errors to this JSON file"
     )
@@ -92,7 +104,18 @@ def format_report(report: Dict) -> str:
             f"{label:18}{unit:12}{metrics[f'{stem}_mae{suffix}']:12.4g}"
             f"{metrics[f'{stem}_rmse{suffix}']:12.4g}"
         )
-    if report["in_training_file"]:
+    lines.append(
+        f"{'energy mean error':18}{'meV':12}"
+        f"{metrics['energy_mean_error_meV']:+12.4g}   (predicted − reference)"
+    )
+    seen = report.get("frames_seen_in_training") or {}
+    if any(seen.values()):
+        lines.append(
+            f"note: {seen.get('train', 0)} of these frames were training frames of "
+            f"the model and {seen.get('val', 0)} validation frames; their errors "
+            "do not measure how it generalises"
+        )
+    elif report["in_training_file"]:
         lines.append(
             "note: this is the file the model was trained on; its errors include "
             "the training and validation frames"

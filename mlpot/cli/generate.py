@@ -13,14 +13,6 @@ store when ``--frames`` is larger.
 
 import argparse
 
-from ase import Atoms
-from ase.build import molecule
-from ase.io import read
-
-from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
-from mlpot.data.reference import reference_method
-from mlpot.geometry.torsion import ethane_torsion_quadruples, torsion_quadruple
-
 
 def add_generate_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``generate`` command to the sub-parsers of ``mlpot-data``.
@@ -123,6 +115,13 @@ def run_generate(args: argparse.Namespace) -> None:
         For inconsistent arguments, a store made with other settings, or a
         reference method whose package (tblite, PySCF) is missing.
     """
+    # Imported here so that `mlpot-data` starts fast for its other commands.
+    from ase.build import molecule
+    from ase.io import read
+
+    from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
+    from mlpot.data.reference import reference_method
+
     atoms = read(args.structure, index=0) if args.structure else molecule(args.molecule)
     if args.sampler == "langevin":
         sampler = LangevinSampler(
@@ -153,7 +152,9 @@ def run_generate(args: argparse.Namespace) -> None:
     print(f"{args.output}: {len(frames)} frames, {frames.attrs['method']}")
 
 
-def _dihedral(atoms: Atoms, args: argparse.Namespace):
+def _dihedral(atoms, args: argparse.Namespace):
+    from mlpot.geometry.torsion import ethane_torsion_quadruples, torsion_quadruple
+
     if args.dihedral:
         return args.dihedral
     if args.bond:

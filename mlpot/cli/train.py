@@ -34,6 +34,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.help_config:
+        from mlpot.train.config_reference import config_reference
+
+        print(config_reference(), end="")
+        return 0
     if (args.config is None) == (args.resume is None):
         parser.error("give either CONFIG.yaml or --resume RUN_DIR")
     overrides = list(args.overrides)
@@ -90,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no progress bar or summary (for CI)"
+    )
+    parser.add_argument(
+        "--help-config",
+        action="store_true",
+        help="print every config key with its type, default and meaning, and exit",
     )
     return parser
 

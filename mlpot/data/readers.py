@@ -29,6 +29,21 @@ _RMD17_KEYS = {
 }
 
 
+def _check_store_units(path, energy_unit, length_unit, force_unit) -> None:
+    """A store holds eV, Å and eV/Å: naming those units is fine, others are refused."""
+    given = {
+        "energy": (energy_unit, units.energy_unit),
+        "length": (length_unit, units.length_unit),
+        "force": (force_unit, units.force_unit),
+    }
+    for quantity, (unit, convert) in given.items():
+        if unit is not None and convert(unit)[1] != 1.0:
+            raise ValueError(
+                f"{path} is an mlpot store, which always holds eV, Å and eV/Å, but "
+                f"{quantity}_unit is {unit!r}; drop {quantity}_unit"
+            )
+
+
 def read_frames(
     path: PathLike,
     format: Optional[str] = None,
@@ -37,6 +52,8 @@ def read_frames(
     force_unit: Optional[str] = None,
     labels: str = "default",
     check_units: bool = True,
+    energy_key: Optional[str] = None,
+    forces_key: Optional[str] = None,
 ) -> Frames:
     """Read a file of labelled structures into `Frames` (eV, eV/Å, Å).
 
@@ -63,6 +80,11 @@ def read_frames(
         (``old_energies``, ``old_forces``) instead of the recomputed ones.
     check_units : bool
         Run the unit plausibility checks of :func:`mlpot.data.checks.check_units`.
+    energy_key, forces_key : str, optional
+        For files read with ase.io: the ``atoms.info`` key of the energy and
+        the ``atoms.arrays`` key of the forces (e.g. ``"REF_energy"`` and
+        ``"REF_forces"``, as MACE's ``--energy_key`` and ``--forces_key``).
+        Default: the ``energy`` and ``forces`` ase.io attaches as results.
 
     Returns
     -------
@@ -96,19 +118,25 @@ def read_frames(
             f"but {path} is read as {format!r}, which has one set of labels; "
             "drop labels='original'"
         )
+    if (energy_key or forces_key) and format in ("hdf5", "rmd17", "sgdml"):
+        raise ValueError(
+            f"energy_key and forces_key choose labels of files read with ase.io "
+            f"(e.g. extended XYZ); {path} is read as {format!r}, whose labels have "
+            "fixed names: drop them"
+        )
     if format == "hdf5":
-        if any(unit is not None for unit in (energy_unit, length_unit, force_unit)):
-            raise ValueError(
-                f"{path} is an mlpot store, which always holds eV and Å; "
-                "drop energy_unit, length_unit and force_unit"
-            )
-        return read_store(path)
+        _check_store_units(path, energy_unit, length_unit, force_unit)
+        frames = read_store(path)
+        checks.check_finite(frames, str(path))
+        if check_units:
+            checks.check_units(frames, str(path))
+        return frames
     if format == "rmd17":
         arrays = _read_rmd17(path, labels)
     elif format == "sgdml":
         arrays = _read_sgdml(path)
     else:
-        arrays = _read_ase(path, format)
+        arrays = _read_ase(path, format, energy_key, forces_key)
     recorded = arrays.pop("units")
     energy_unit = (
         energy_unit or recorded.get("energy") or _DEFAULT_ENERGY_UNIT.get(format, "eV")
@@ -178,6 +206,39 @@ def _check_format(format: str) -> str:
     )
 
 
+class _npz:
+    """``np.load`` of an .npz without pickles, with errors that name the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data = np.load(path, allow_pickle=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.data.close()
+
+    @property
+    def files(self):
+        return self.data.files
+
+    def __contains__(self, key):
+        return key in self.data.files
+
+    def __getitem__(self, key):
+        try:
+            return self.data[key]
+        except ValueError as error:
+            if "allow_pickle" not in str(error):
+                raise
+            raise ValueError(
+                f"{self.path}: array '{key}' holds Python objects, which mlpot does "
+                "not load (they could run code); store it as a numeric or string "
+                "array (e.g. np.asarray(values, dtype=float)) and save the file again"
+            ) from None
+
+
 def _read_rmd17(path: Path, labels: str) -> Dict:
     energy_key, forces_key = _RMD17_KEYS[labels]
     names = {
@@ -186,7 +247,7 @@ def _read_rmd17(path: Path, labels: str) -> Dict:
         "energy": energy_key,
         "forces": forces_key,
     }
-    with np.load(path, allow_pickle=False) as data:
+    with _npz(path) as data:
         arrays = _molecule_arrays(path, data, names)
     arrays["attrs"] = {
         "level_of_theory": _RMD17_LEVEL_OF_THEORY[labels],
@@ -200,7 +261,7 @@ def _read_rmd17(path: Path, labels: str) -> Dict:
 
 def _read_sgdml(path: Path) -> Dict:
     names = {"numbers": "z", "positions": "R", "energy": "E", "forces": "F"}
-    with np.load(path, allow_pickle=False) as data:
+    with _npz(path) as data:
         arrays = _molecule_arrays(path, data, names)
         text = {
             key: _text(data[key])
@@ -271,7 +332,30 @@ def _molecule_arrays(path: Path, data, names: Dict[str, str]) -> Dict:
     }
 
 
-def _read_ase(path: Path, format: str) -> Dict:
+def _label(path: Path, k: int, atoms, name: str, key: Optional[str]):
+    """The ``name`` label of frame ``k``: from ``key`` if given, else ase's result."""
+    results = atoms.calc.results if atoms.calc is not None else {}
+    store = atoms.info if name == "energy" else atoms.arrays
+    if key is None and name in results:
+        return results[name]
+    if key is not None:
+        if key in store:
+            return store[key]
+        if key in results:
+            return results[key]
+    option = f"{name}_key"
+    raise ValueError(
+        f"missing {'energies' if name == 'energy' else name} in {path}: frame {k} "
+        f"has no {key or name!r} (info keys: {sorted(atoms.info)}, per-atom arrays: "
+        f"{sorted(atoms.arrays)}); name the key that holds them with {option}= "
+        f"(--{option.replace('_', '-')} on the command line, data.{option} in a "
+        "training config)"
+    )
+
+
+def _read_ase(
+    path: Path, format: str, energy_key: Optional[str], forces_key: Optional[str]
+) -> Dict:
     import ase.io
 
     try:
@@ -282,19 +366,12 @@ def _read_ase(path: Path, format: str) -> Dict:
             f"ase.io could not read {path} as {format!r} ({type(error).__name__}: "
             f"{error}); check the file, or pass the right format="
         ) from error
-    energy, forces = [], []
-    for k, atoms in enumerate(images):
-        results = atoms.calc.results if atoms.calc is not None else {}
-        for name, found in (("energy", energy), ("forces", forces)):
-            if name not in results:
-                raise ValueError(
-                    f"missing {'energies' if name == 'energy' else name} in {path}: "
-                    f"frame {k} has no '{name}' result (info keys: "
-                    f"{sorted(atoms.info)}, per-atom arrays: {sorted(atoms.arrays)}); "
-                    f"mlpot reads the '{name}' that ase.io attaches to each frame, so "
-                    f"name the {name} column/key '{name}' in the file"
-                )
-            found.append(results[name])
+    energy = [
+        _label(path, k, atoms, "energy", energy_key) for k, atoms in enumerate(images)
+    ]
+    forces = [
+        _label(path, k, atoms, "forces", forces_key) for k, atoms in enumerate(images)
+    ]
     periodic = any(atoms.pbc.any() for atoms in images)
     return {
         "positions": np.concatenate([atoms.positions for atoms in images]),

@@ -1,5 +1,6 @@
 """Seeded train/validation/test splits that keep duplicate geometries together."""
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -35,6 +36,13 @@ def geometry_keys(frames: Frames, decimals: int = 6) -> List[bytes]:
         frames.numbers[part].tobytes() + rounded[part].tobytes()
         for part in map(frames.atom_slice, range(len(frames)))
     ]
+
+
+def geometry_digests(frames: Frames) -> List[str]:
+    """A short content hash per frame (16 hex digits of the sha256 of its
+    :func:`geometry_keys` key): the same geometry in any file gives the same
+    digest, so a checkpoint can record which geometries it was trained on."""
+    return [hashlib.sha256(key).hexdigest()[:16] for key in geometry_keys(frames)]
 
 
 def find_duplicates(frames: Frames, decimals: int = 6) -> List[np.ndarray]:

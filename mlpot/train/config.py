@@ -44,6 +44,11 @@ class DataConfig:
         (kcal/mol for rMD17 and sGDML files, eV otherwise).
     format : str, optional
         File format for `read_frames`; guessed from the file when omitted.
+    energy_key, forces_key : str, optional
+        For files read with ase.io (extended XYZ, ...): the ``atoms.info`` key
+        of the energies and the ``atoms.arrays`` key of the forces, e.g.
+        ``REF_energy`` and ``REF_forces``; default ase's ``energy`` and
+        ``forces``. They apply to ``train`` and ``test``.
     """
 
     train: str
@@ -52,6 +57,8 @@ class DataConfig:
     n_val: int = 50
     energy_unit: Optional[str] = None
     format: Optional[str] = None
+    energy_key: Optional[str] = None
+    forces_key: Optional[str] = None
 
     def __post_init__(self):
         if not self.train:
@@ -157,6 +164,7 @@ class TrainConfig:
             (name, getattr(self, name) >= 1, "at least 1") for name in at_least_one
         ]
         rules += [
+            ("seed", 0 <= self.seed < 2**32, "an integer in [0, 2**32)"),
             ("lr", self.lr > 0, "positive"),
             ("min_lr", 0 < self.min_lr <= self.lr, "positive and at most train.lr"),
             ("energy_weight", self.energy_weight >= 0, ">= 0"),

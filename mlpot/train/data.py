@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional
 from ase.data import chemical_symbols
 
 from mlpot.data import Frames, read_frames, split_indices
+from mlpot.data.checks import check_duplicate_labels
 from mlpot.data.files import sha256sum
 from mlpot.data.splits import geometry_keys
 from mlpot.train.config import DataConfig
@@ -59,10 +60,16 @@ def load_run_data(config: DataConfig, seed: int) -> RunData:
     -------
     RunData
     """
-    options = dict(format=config.format, energy_unit=config.energy_unit)
+    options = dict(
+        format=config.format,
+        energy_unit=config.energy_unit,
+        energy_key=config.energy_key,
+        forces_key=config.forces_key,
+    )
     frames = read_frames(config.train, **options)
     test = read_frames(config.test, **options) if config.test else None
     _require_labels(frames, config.train)
+    check_duplicate_labels(frames, config.train)
     if test is not None:
         _require_labels(test, config.test)
     n_train = config.n_train

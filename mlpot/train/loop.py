@@ -10,6 +10,7 @@ dropout, and the order of operations is fixed).
 """
 
 import math
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -17,9 +18,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
+from ase.data import chemical_symbols
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
+from mlpot.domain import training_domain
 from mlpot.dtypes import TORCH_DTYPES
 from mlpot.fileio import exclusive_lock
 from mlpot.graph import AtomicGraph
@@ -32,6 +35,7 @@ from mlpot.train.batches import (
     epoch_batches,
     fixed_batches,
     labelled_graphs,
+    min_edge_length,
 )
 from mlpot.train.bookkeeping import (
     BEST_CHECKPOINT,
@@ -85,6 +89,9 @@ class _Run:
     @property
     def settings(self) -> TrainConfig:
         return self.config.train
+
+
+BAR_STEPS = 1000
 
 
 def fit(
@@ -171,9 +178,12 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
         return
     done = [
         name
-        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE)
+        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT)
         if (run_dir / name).is_file()
     ]
+    metrics = run_dir / METRICS_FILE
+    if metrics.is_file() and len(metrics.read_text().splitlines()) > 1:
+        done.append(METRICS_FILE)  # rows of completed epochs, not just the header
     if done:
         raise FileNotFoundError(
             f"'{run_dir / STATE_FILE}' is missing, so the run in '{run_dir}' cannot "
@@ -192,8 +202,9 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     train_graphs = labelled_graphs(data.train, r_max, dtype)
     model_config = _model_config(model_settings, data, train_graphs)
     config = _resolved(config, model_config, run_dir)
+    as_written = relocatable(config, run_dir)
     if workers.is_main:
-        write_config(relocatable(config, run_dir), run_dir / CONFIG_FILE)
+        write_config(as_written, run_dir / CONFIG_FILE)
 
     torch.manual_seed(settings.seed)
     model = build_model(model_config).to(dtype)
@@ -205,14 +216,31 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     state_path = run_dir / STATE_FILE
     sha = data_sha256(data)
     resuming = resume and state_path.is_file()
+    summary = _describe(data, model, config)
     if resuming:
         progress = restore_training_state(
-            state_path, model, average, optimizer, scheduler, sha
+            state_path,
+            model,
+            average,
+            optimizer,
+            scheduler,
+            sha,
+            as_written.to_dict(),
         )
         continue_schedule(scheduler)
         LOGGER.info("resuming %s after epoch %d", run_dir, progress.epoch)
     else:
-        LOGGER.info("starting %s (%s)", run_dir, _describe(data, model_config))
+        LOGGER.info("starting %s", run_dir)
+    LOGGER.info(summary)
+    if workers.is_main and not settings.quiet:
+        print(
+            f"mlpot-train: {'resuming' if resuming else 'starting'} {run_dir}"
+            + (f" after epoch {progress.epoch}" if resuming else "")
+            + "\n"
+            + summary,
+            file=sys.stderr,
+            flush=True,
+        )
     return _Run(
         config=config,
         run_dir=run_dir,
@@ -228,8 +256,15 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
         progress=progress,
         records=RunRecords(
             run_dir,
-            run_metadata(config, data, model, command),
+            run_metadata(
+                config,
+                data,
+                model,
+                command,
+                training_domain(data.train, min_edge_length(train_graphs)),
+            ),
             settings.budget_clock,
+            as_written.to_dict(),
             progress.epoch if resuming else None,
         )
         if workers.is_main
@@ -243,6 +278,14 @@ def _model_config(settings: Dict[str, Any], data: RunData, train_graphs) -> Mode
     """Fill ``species`` and ``avg_num_neighbors`` from the data where not given."""
     if settings.get("species") is None:
         settings["species"] = data.species()
+    extra = sorted(set(settings["species"]) - set(data.species()))
+    if extra:
+        raise ValueError(
+            f"model.species {settings['species']} has atomic numbers {extra} that no "
+            "training frame contains; a model cannot learn elements it has never "
+            "seen, and its calculator would accept them. Remove them, or leave "
+            "model.species out to take it from the data"
+        )
     missing = sorted(set(data.species()) - set(settings["species"]))
     if missing:
         raise ValueError(
@@ -270,23 +313,57 @@ def _resolved(config: RunConfig, model_config: ModelConfig, run_dir: Path) -> Ru
     )
 
 
-def _describe(data: RunData, model_config: ModelConfig) -> str:
-    test = f", {len(data.test)} test" if data.test is not None else ""
-    return (
-        f"{len(data.train)} training, {len(data.val)} validation{test} frames; "
-        f"{model_config.name} model, species {model_config.species}, "
-        f"avg_num_neighbors {model_config.avg_num_neighbors:.3f}"
+def _describe(data: RunData, model: Potential, config: RunConfig) -> str:
+    """What is trained on what, in a few lines (units, sizes, budget)."""
+    model_config, settings = model.config, config.train
+    train = data.provenance["train"]
+    test = f", {len(data.test)} test frames" if data.test is not None else ""
+    symbols = " ".join(chemical_symbols[z] for z in model_config.species)
+    shift = ", ".join(
+        f"{chemical_symbols[z]} {e:.4g}"
+        for z, e in zip(
+            model_config.species, model.atomic_energy_shift.tolist(), strict=True
+        )
     )
+    budget = f"at most {settings.max_epochs} epochs"
+    if settings.max_time is not None:
+        budget += (
+            f" or {settings.max_time / 3600:.3g} h of "
+            f"{'CPU' if settings.budget_clock == 'cpu' else 'wall-clock'} time"
+        )
+    parameters = sum(p.numel() for p in model.parameters())
+    return (
+        f"  model: {model_config.name}, {parameters:,} parameters, species "
+        f"{symbols}, r_max {model_config.r_max:g} Å, avg_num_neighbors "
+        f"{model_config.avg_num_neighbors:.3f}\n"
+        f"  data: {len(data.train)} training and {len(data.val)} validation frames "
+        f"of {train['file']}{test}; read as {train['energy_unit']} and "
+        f"{train['force_unit']}, trained in eV and eV/Å\n"
+        f"  per-species energy shift (eV): {shift}\n"
+        f"  budget: {budget}; {settings.dtype}, batch {settings.batch_size}, "
+        f"lr {settings.lr:g}"
+    )
+
+
+def budget_fraction(progress: Progress, settings: TrainConfig) -> float:
+    """The share of the run's budget spent: epochs or time, whichever is further."""
+    fractions = [progress.epoch / settings.max_epochs]
+    if settings.max_time is not None:
+        used = progress.budget_used(settings.budget_clock)
+        fractions.append(used / settings.max_time)
+    return min(1.0, max(fractions))
 
 
 def _train(run: _Run) -> None:
     """Run epochs until a stopping criterion holds."""
     settings = run.settings
+    # The bar counts the budget in per cent, so that its end and its estimate
+    # of the time left follow whichever limit (epochs or time) ends the run.
     bar = tqdm(
-        total=settings.max_epochs,
-        initial=min(run.progress.epoch, settings.max_epochs),
-        unit="epoch",
+        total=BAR_STEPS,
+        initial=round(BAR_STEPS * budget_fraction(run.progress, settings)),
         desc="mlpot-train",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
         disable=settings.quiet or not run.workers.is_main,
         dynamic_ncols=True,
     )
@@ -294,12 +371,15 @@ def _train(run: _Run) -> None:
         while stop_reason(run.progress, settings) is None:
             row = _epoch(run)
             bar.set_postfix(
+                epoch=run.progress.epoch,
                 val_E_meV=f"{row['val_energy_mae_meV']:.3g}",
                 val_F_meV_A=f"{row['val_forces_mae_meV_per_A']:.3g}",
                 lr=f"{row['lr']:.2g}",
                 refresh=False,
             )
-            bar.update(1)
+            bar.update(
+                round(BAR_STEPS * budget_fraction(run.progress, settings)) - bar.n
+            )
     finally:
         bar.close()
 

@@ -1,10 +1,15 @@
 """Per-species reference energies and the energy scale, fitted before training."""
 
+import warnings
 from typing import Sequence, Tuple
 
 import numpy as np
 
 from mlpot.data import Frames
+
+
+class DegenerateReferenceWarning(UserWarning):
+    """The training compositions do not determine every element's reference energy."""
 
 
 def composition(frames: Frames, species: Sequence[int]) -> np.ndarray:
@@ -57,6 +62,17 @@ def fit_atomic_energies(frames: Frames, species: Sequence[int]) -> np.ndarray:
         Reference energy of each species in eV.
     """
     counts = composition(frames, species)
+    rank = np.linalg.matrix_rank(counts)
+    if rank < len(species):
+        warnings.warn(
+            f"the per-species reference energies are fitted on {rank} independent "
+            f"composition(s) for {len(species)} elements, so they cannot tell the "
+            "elements apart: each gets about the mean energy per atom. Energies of "
+            "structures of the training compositions are unaffected, but a lone "
+            "atom or another molecule gets no meaningful energy",
+            DegenerateReferenceWarning,
+            stacklevel=2,
+        )
     mean_per_atom = frames.energy.sum() / frames.n_atoms.sum()
     residual = frames.energy - counts.sum(axis=1) * mean_per_atom
     correction, *_ = np.linalg.lstsq(counts, residual, rcond=None)

@@ -6,13 +6,14 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from mlpot.data.splits import geometry_digests
 from mlpot.model.base import Potential
 from mlpot.train.config import RunConfig
 from mlpot.train.data import RunData
 
 
 def run_metadata(
-    config: RunConfig, data: RunData, model: Potential, command=None
+    config: RunConfig, data: RunData, model: Potential, command=None, domain=None
 ) -> Dict[str, Any]:
     """The parts of the checkpoint metadata that do not change during a run.
 
@@ -26,12 +27,17 @@ def run_metadata(
         With its normalisation set.
     command : sequence of str, optional
         The command line.
+    domain : dict, optional
+        What the training frames span (`mlpot.domain.training_domain`),
+        checked by calculators.
 
     Returns
     -------
     dict
         JSON-able: ``data`` (provenance of each file), ``split`` (seed, sizes,
-        frame ids), ``config``, ``normalisation`` (eV), ``machine`` and ``command``.
+        frame ids), ``config``, ``normalisation`` (eV), ``domain``,
+        ``geometries`` (content digests of the training and validation frames,
+        `mlpot.data.splits.geometry_digests`), ``machine`` and ``command``.
     """
     return {
         "data": data.provenance,
@@ -46,6 +52,11 @@ def run_metadata(
             "atomic_energy_shift_eV": model.atomic_energy_shift.tolist(),
             "energy_scale_eV": float(model.energy_scale),
             "avg_num_neighbors": model.config.avg_num_neighbors,
+        },
+        "domain": domain,
+        "geometries": {
+            "train": geometry_digests(data.train),
+            "val": geometry_digests(data.val),
         },
         "machine": {
             "platform": platform.platform(),

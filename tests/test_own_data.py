@@ -1,0 +1,91 @@
+"""A user's own extended-XYZ data: custom label keys, from file to calculator."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.io import write
+from test_train_loop import tiny_run
+
+from mlpot.calculator import load_calculator
+from mlpot.cli.evaluate import main as eval_main
+from mlpot.data import read_frames
+from mlpot.train import fit
+
+DATA = Path(__file__).parent / "data"
+RMD17 = DATA / "rmd17_ethanol_train_01_subset.npz"
+
+
+@pytest.fixture(scope="module")
+def ref_keyed_xyz(tmp_path_factory):
+    """The rMD17 test frames in eV, labels under REF_energy and REF_forces."""
+    frames = read_frames(RMD17)
+    images = []
+    for k in range(len(frames)):
+        atoms = frames.to_atoms(k)
+        atoms.info["REF_energy"] = float(frames.energy[k])
+        atoms.arrays["REF_forces"] = frames.forces[frames.atom_slice(k)].copy()
+        atoms.calc = None
+        images.append(atoms)
+    path = tmp_path_factory.mktemp("own") / "ethanol_ref.xyz"
+    write(path, images, format="extxyz")
+    return path
+
+
+def test_label_keys_are_read(ref_keyed_xyz):
+    original = read_frames(RMD17)
+    keyed = read_frames(ref_keyed_xyz, energy_key="REF_energy", forces_key="REF_forces")
+    np.testing.assert_allclose(keyed.energy, original.energy, rtol=1e-12)
+    np.testing.assert_allclose(keyed.forces, original.forces, atol=1e-7)
+
+
+def test_missing_labels_name_the_key_option(ref_keyed_xyz):
+    with pytest.raises(ValueError, match="REF_energy.*energy_key="):
+        read_frames(ref_keyed_xyz)
+
+
+def test_label_keys_are_refused_for_fixed_formats():
+    with pytest.raises(ValueError, match="labels have fixed names"):
+        read_frames(RMD17, energy_key="E")
+
+
+def test_train_and_evaluate_with_label_keys(ref_keyed_xyz, tmp_path, capsys):
+    config = tiny_run(tmp_path / "run", train_file=ref_keyed_xyz, max_epochs=1)
+    config.data.energy_key, config.data.forces_key = "REF_energy", "REF_forces"
+    best = fit(config)
+    assert load_calculator(best).model.metadata["data"]["train"]["n_frames"] == 20
+    keys = ["--energy-key", "REF_energy", "--forces-key", "REF_forces"]
+    assert eval_main([str(best), str(ref_keyed_xyz), *keys]) == 0
+    assert "forces" in capsys.readouterr().out
+
+
+def test_evaluation_reports_the_mean_signed_energy_error(tmp_path):
+    import torch
+    from conftest import make_model
+
+    from mlpot.train.report import evaluate_file
+
+    model = make_model("invariant")
+    before = evaluate_file(model, RMD17)["metrics"]
+    with torch.no_grad():
+        model.atomic_energy_shift += 0.1  # +0.1 eV per atom, +0.9 eV per ethanol
+    after = evaluate_file(model, RMD17, plot=tmp_path / "parity.png")["metrics"]
+    shift = after["energy_mean_error_meV"] - before["energy_mean_error_meV"]
+    assert shift == pytest.approx(900.0, rel=1e-9)
+    assert abs(after["energy_mean_error_meV"]) <= after["energy_mae_meV"] + 1e-9
+    assert (tmp_path / "parity.png").stat().st_size > 0
+
+
+def test_training_frames_are_recognised_after_a_conversion(tmp_path):
+    from mlpot.cli.data import main as data_main
+    from mlpot.train.report import evaluate_file
+
+    best = fit(tiny_run(tmp_path / "run", max_epochs=1))
+    converted = tmp_path / "converted.xyz"
+    assert data_main(["convert", str(RMD17), str(converted)]) == 0
+    report = evaluate_file(best, converted)
+    assert report["frames_seen_in_training"] == {"train": 15, "val": 5}
+    assert report["in_training_file"]
+    unseen = evaluate_file(best, DATA / "rmd17_ethanol_test_01_subset.npz")
+    assert unseen["frames_seen_in_training"] == {"train": 0, "val": 0}
+    assert not unseen["in_training_file"]
