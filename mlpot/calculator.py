@@ -20,6 +20,12 @@ from mlpot.dtypes import as_torch_dtype
 from mlpot.graph import check_structure, collate, from_arrays
 from mlpot.memory import reuse_large_allocations
 from mlpot.model.base import Potential
+from mlpot.model.committee import (
+    Committee,
+    committee_predictions,
+    is_committee,
+    load_committee,
+)
 from mlpot.model.forces import energy_and_forces
 from mlpot.model.io import CheckpointError, model_from_checkpoint, read_checkpoint
 from mlpot.neighbours import VerletNeighbourList
@@ -93,7 +99,7 @@ class MLPotCalculator(Calculator):
             payload = read_checkpoint(model)
             self._check_family(payload["model_family"], f"'{model}'")
             model = model_from_checkpoint(payload, model, self.device, self.dtype)
-        elif not isinstance(model, Potential):
+        elif not isinstance(model, (Potential, Committee)):
             raise TypeError(
                 "model must be a checkpoint path or an mlpot Potential, "
                 f"got {type(model).__name__}"
@@ -184,9 +190,13 @@ class MLPotCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         graph = self._graph(self.atoms)
         want_stress = "stress" in properties and bool(self.atoms.pbc.all())
-        out = self._evaluate(graph, want_stress)
+        self.results = self._results(self._evaluate(graph, want_stress), want_stress)
+
+    @staticmethod
+    def _results(out, want_stress) -> dict:
+        """ASE results (numpy, eV, eV/Å, Voigt stress) of one structure's ``out``."""
         energy = float(out[keys.ENERGY][0].detach())
-        self.results = {
+        results = {
             "energy": energy,
             "free_energy": energy,
             "energies": out[keys.ENERGIES].detach().cpu().numpy(),
@@ -194,7 +204,8 @@ class MLPotCalculator(Calculator):
         }
         if want_stress:
             stress = out[keys.STRESS][0].detach().cpu().to(torch.float64).numpy()
-            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
+            results["stress"] = full_3x3_to_voigt_6_stress(stress)
+        return results
 
     def _evaluate(self, graph, compute_stress=False):
         graph = {k: v.to(self.device) for k, v in graph.items()}
@@ -275,11 +286,93 @@ class InvariantCalculator(MLPotCalculator):
     family = "invariant"
 
 
+class CommitteeCalculator(MLPotCalculator):
+    """ASE calculator of a committee: the members' mean and their spread.
+
+    ``energy``, ``free_energy``, ``energies``, ``forces`` and ``stress`` are
+    the members' means (the mean forces are the exact forces of the mean
+    energy). The spread, a population standard deviation over members, is in
+    ``results`` and ``get_property``:
+
+    - ``energy_std``: of the energy, in eV;
+    - ``forces_std``: per atom, the norm of the per-component standard
+      deviations of its force, shape (N,), in eV/Å;
+    - ``max_forces_std``: the largest of them, in eV/Å.
+
+    Parameters
+    ----------
+    model : str, Path or Committee
+        A committee folder (see :func:`mlpot.model.committee.save_committee`)
+        or a :class:`~mlpot.model.committee.Committee`.
+    max_forces_std_warning : float, optional
+        Warn (once) when ``max_forces_std`` exceeds this many eV/Å: the
+        structure is outside what the members agree on.
+    device, dtype, **kwargs
+        As for :class:`MLPotCalculator`.
+    """
+
+    implemented_properties = MLPotCalculator.implemented_properties + [
+        "energy_std",
+        "forces_std",
+        "max_forces_std",
+    ]
+
+    def __init__(
+        self,
+        model,
+        device="cpu",
+        dtype="float64",
+        max_forces_std_warning=None,
+        **kwargs,
+    ):
+        owned = kwargs.pop("_owned", False)
+        if isinstance(model, (str, Path)):
+            model = load_committee(model, device, as_torch_dtype(dtype))
+            owned = True
+        if not isinstance(model, Committee):
+            raise TypeError(
+                "CommitteeCalculator needs a committee folder or a Committee, got "
+                f"{type(model).__name__}; use MLPotCalculator for one model"
+            )
+        super().__init__(model, device=device, dtype=dtype, _owned=owned, **kwargs)
+        self.max_forces_std_warning = max_forces_std_warning
+
+    def _evaluate(self, graph, compute_stress=False):
+        graph = {k: v.to(self.device) for k, v in graph.items()}
+        n_atoms = int(graph[keys.NUMBERS].shape[0])
+        with intra_op_threads(threads_for(n_atoms, self.num_threads)):
+            members = committee_predictions(self.model, graph, compute_stress)
+        out = {key: values.mean(dim=0) for key, values in members.items()}
+        forces_std = members[keys.FORCES].std(dim=0, unbiased=False).norm(dim=-1)
+        out["energy_std"] = members[keys.ENERGY].std(dim=0, unbiased=False)
+        out["forces_std"] = forces_std
+        return out
+
+    def _results(self, out, want_stress) -> dict:
+        results = super()._results(out, want_stress)
+        forces_std = out["forces_std"].cpu().to(torch.float64).numpy()
+        results.update(
+            energy_std=float(out["energy_std"][0]),
+            forces_std=forces_std,
+            max_forces_std=float(forces_std.max()) if forces_std.size else 0.0,
+        )
+        limit = self.max_forces_std_warning
+        if limit is not None and results["max_forces_std"] > limit:
+            self.domain.warn_once(
+                "spread",
+                f"the committee members disagree by {results['max_forces_std']:.3g} "
+                f"eV/Å on a force, above {limit:g} eV/Å: the structure is outside "
+                "what the model has learned",
+            )
+        return results
+
+
 CALCULATOR_FOR_FAMILY = {
     "equivariant": EquivCalculator,
     "invariant": InvariantCalculator,
     # The non-equivariant contrast model has no named calculator of its own.
     "cartesian": MLPotCalculator,
+    "committee": CommitteeCalculator,
 }
 
 
@@ -287,8 +380,11 @@ def load_calculator(path, device="cpu", dtype="float64", **kwargs) -> MLPotCalcu
     """Calculator of the class matching the model family of the checkpoint ``path``.
 
     The checkpoint is read once; the model is built from it in the
-    calculator's dtype and handed to the calculator, which owns it.
+    calculator's dtype and handed to the calculator, which owns it. A
+    committee folder gives a :class:`CommitteeCalculator`.
     """
+    if is_committee(path):
+        return CommitteeCalculator(path, device=device, dtype=dtype, **kwargs)
     payload = read_checkpoint(path)
     calculator = CALCULATOR_FOR_FAMILY[payload["model_family"]]
     model = model_from_checkpoint(payload, path, device, as_torch_dtype(dtype))

@@ -70,7 +70,7 @@ class DomainGuard:
         if self.min_distance is not None and distances.size:
             closest = float(distances.min())
             if closest < self.min_distance:
-                self._warn(
+                self.warn_once(
                     "distance",
                     f"two atoms are {closest:.3f} Å apart, closer than any pair in "
                     f"the training data ({self.min_distance:.3f} Å); the model's "
@@ -80,14 +80,15 @@ class DomainGuard:
         if self.formulas:
             seen = formula(numbers)
             if seen not in self.formulas:
-                self._warn(
+                self.warn_once(
                     f"formula {seen}",
                     f"the structure is {seen}, a composition the model was not "
                     f"trained on (it saw {', '.join(sorted(self.formulas))}); its "
                     "energies are not reliable for it",
                 )
 
-    def _warn(self, kind: str, message: str) -> None:
+    def warn_once(self, kind: str, message: str) -> None:
+        """Warn with ``message`` unless a warning of ``kind`` was given already."""
         if kind not in self._warned:
             self._warned.add(kind)
             warnings.warn(message, OutOfDomainWarning, stacklevel=4)

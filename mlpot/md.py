@@ -42,3 +42,61 @@ def langevin(
         fixcm=False,
         rng=rng,
     )
+
+
+class SpreadExceeded(RuntimeError):
+    """A committee's force spread went above the guard's threshold."""
+
+
+class SpreadGuard:
+    """An ASE dynamics observer that watches a committee's force spread.
+
+    Attach it to any ASE dynamics whose atoms carry a
+    :class:`mlpot.calculator.CommitteeCalculator`::
+
+        guard = SpreadGuard(atoms, threshold=0.5)
+        dyn.attach(guard, interval=1)
+        dyn.run(2000)          # raises SpreadExceeded if the spread passes 0.5 eV/Å
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The integrated atoms.
+    threshold : float
+        Largest acceptable ``max_forces_std`` in eV/Å.
+    stop : bool
+        Raise :class:`SpreadExceeded` (ending ``dyn.run``) when the spread
+        passes ``threshold``; with False, warn once and go on.
+
+    Attributes
+    ----------
+    history : list of float
+        ``max_forces_std`` in eV/Å at every call.
+    """
+
+    def __init__(self, atoms, threshold: float, stop: bool = True):
+        if not threshold > 0:
+            raise ValueError(f"threshold must be positive (eV/Å), got {threshold}")
+        self.atoms = atoms
+        self.threshold = float(threshold)
+        self.stop = stop
+        self.history = []
+        self._warned = False
+
+    def __call__(self) -> None:
+        spread = float(self.atoms.calc.get_property("max_forces_std", self.atoms))
+        self.history.append(spread)
+        if spread <= self.threshold:
+            return
+        message = (
+            f"the committee's force spread reached {spread:.3g} eV/Å after "
+            f"{len(self.history)} observations, above {self.threshold:g} eV/Å: the "
+            "trajectory has left the region the model was trained on"
+        )
+        if self.stop:
+            raise SpreadExceeded(message)
+        if not self._warned:
+            self._warned = True
+            import warnings
+
+            warnings.warn(message, RuntimeWarning, stacklevel=2)

@@ -23,21 +23,27 @@ def models_dirs() -> List[Path]:
 
 
 def list_models() -> List[str]:
-    """Names of the available shipped models, e.g. ``"ethanol-equivariant"``."""
+    """Names of the available shipped models, e.g. ``"ethanol-equivariant"``.
+
+    Committees (folders with a ``committee.json``) are listed by folder name.
+    """
     names = set()
     for folder in models_dirs():
         if folder.is_dir():
             names.update(path.stem for path in folder.glob("*.ckpt"))
+            names.update(path.parent.name for path in folder.glob("*/committee.json"))
     return sorted(names)
 
 
 def pretrained_path(name: str) -> Path:
-    """Path of the shipped checkpoint ``name`` (with or without ``.ckpt``)."""
+    """Path of the shipped checkpoint (or committee folder) ``name``."""
     stem = name[: -len(".ckpt")] if name.endswith(".ckpt") else name
     for folder in models_dirs():
         path = folder / f"{stem}.ckpt"
         if path.is_file():
             return path
+        if (folder / stem / "committee.json").is_file():
+            return folder / stem
     available = ", ".join(list_models()) or "none found"
     raise FileNotFoundError(
         f"no shipped model named '{stem}' (available: {available}); searched "
