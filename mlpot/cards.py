@@ -273,12 +273,21 @@ def _training_section(meta: Dict) -> List[str]:
             if budget
             else "none"
         ),
+        _e0s_line(meta.get("E0s")),
         f"- batch size {settings.get('batch_size')}, lr {settings.get('lr')}, "
         f"{settings.get('optimizer')} with a {settings.get('scheduler')} schedule, "
         f"EMA {settings.get('ema_decay')}, loss weights energy "
         f"{settings.get('energy_weight')} / forces {settings.get('forces_weight')}, "
         f"{settings.get('dtype')}",
     ]
+
+
+def _e0s_line(record: Optional[Dict]) -> str:
+    if not record:
+        return "- reference energies (E0s): a least-squares fit on the compositions"
+    values = ", ".join(f"{symbol} {e:.6g}" for symbol, e in record["eV"].items())
+    kind = "isolated-atom energies" if record.get("isolated_atoms") else "fitted"
+    return f"- reference energies (E0s, eV, {kind}, from {record['source']}): {values}"
 
 
 def _speed_section(test_report: Dict, latency_ms: Dict[str, float]) -> List[str]:

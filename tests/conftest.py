@@ -14,6 +14,10 @@ SMALL_CONFIGS = {
     "invariant-gcn": dict(
         name="invariant", interaction="gcn", num_features=16, num_layers=2
     ),
+    # Energies measured from the isolated atoms (set when E0s are given).
+    "equivariant-atom-reference": dict(
+        name="equivariant", lmax=2, num_features=8, num_layers=2, atom_reference=True
+    ),
 }
 # Models that break a symmetry on purpose: built by make_model, but kept out of
 # the parametrised contract (tests/test_model_cartesian.py runs the rest of it).

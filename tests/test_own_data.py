@@ -89,3 +89,56 @@ def test_training_frames_are_recognised_after_a_conversion(tmp_path):
     unseen = evaluate_file(best, DATA / "rmd17_ethanol_test_01_subset.npz")
     assert unseen["frames_seen_in_training"] == {"train": 0, "val": 0}
     assert not unseen["in_training_file"]
+
+
+ISOLATED_EV = {"H": -13.6, "C": -1029.4, "O": -2043.2}
+
+
+@pytest.fixture(scope="module")
+def isolated_atoms_xyz(tmp_path_factory):
+    from ase import Atoms
+
+    images = []
+    for symbol, energy in ISOLATED_EV.items():
+        atoms = Atoms(symbol, positions=[[0.0, 0.0, 0.0]])
+        atoms.info["REF_energy"] = energy
+        atoms.info["config_type"] = "IsolatedAtom"
+        images.append(atoms)
+    path = tmp_path_factory.mktemp("e0s") / "isolated.xyz"
+    write(path, images, format="extxyz")
+    return path
+
+
+@pytest.mark.parametrize("given", ["file", "mapping"])
+def test_isolated_atom_energies_are_a_lone_atoms_energy(
+    ref_keyed_xyz, isolated_atoms_xyz, tmp_path, given
+):
+    import warnings
+
+    from ase import Atoms
+
+    from mlpot.model.io import read_checkpoint
+
+    config = tiny_run(tmp_path / "run", train_file=ref_keyed_xyz, max_epochs=2)
+    config.data.energy_key, config.data.forces_key = "REF_energy", "REF_forces"
+    config.data.E0s = str(isolated_atoms_xyz) if given == "file" else ISOLATED_EV
+    best = fit(config)
+    metadata = read_checkpoint(best)["metadata"]
+    assert metadata["E0s"]["eV"] == ISOLATED_EV
+    assert metadata["E0s"]["isolated_atoms"]
+    calculator = load_calculator(best)
+    assert calculator.model.config.atom_reference
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a lone atom is outside the domain
+        for symbol, energy in ISOLATED_EV.items():
+            atom = Atoms(symbol, positions=[[0.0, 0.0, 0.0]])
+            atom.calc = calculator
+            assert atom.get_potential_energy() == pytest.approx(energy, abs=1e-9)
+
+
+def test_e0s_must_cover_every_element(ref_keyed_xyz, tmp_path):
+    config = tiny_run(tmp_path / "run", train_file=ref_keyed_xyz)
+    config.data.energy_key, config.data.forces_key = "REF_energy", "REF_forces"
+    config.data.E0s = {"H": -13.6, "C": -1029.4}
+    with pytest.raises(ValueError, match="gives no energy for O"):
+        fit(config)

@@ -267,10 +267,31 @@ class Potential(nn.Module):
     def atomic_energies(self, graph: AtomicGraph) -> torch.Tensor:
         """Per-atom energies in eV, shape (N,), float64."""
         species = self.species_of(graph[keys.NUMBERS])
-        raw = (
-            self.readout(self.features(graph, species)).squeeze(-1) * self.energy_scale
-        )
+        raw = self.readout(self.features(graph, species)).squeeze(-1)
+        if self.config.atom_reference:
+            raw = raw - self.isolated_atom_readout()[species]
+        raw = raw * self.energy_scale
         return raw.to(torch.float64) + self.atomic_energy_shift[species]
+
+    def isolated_atom_readout(self) -> torch.Tensor:
+        """The readout of each species' atom with no neighbours, shape (S,).
+
+        With ``config.atom_reference`` it is subtracted from every atom's
+        readout, so that a lone atom's energy is its per-species shift.
+        """
+        device = self.atomic_energy_shift.device
+        numbers = torch.as_tensor(self.config.species, device=device)
+        count = len(numbers)
+        dtype = self.readout[0].weight.dtype
+        alone = {
+            keys.POSITIONS: torch.zeros(count, 3, dtype=dtype, device=device),
+            keys.NUMBERS: numbers,
+            keys.BATCH: torch.arange(count, device=device),
+            keys.NUM_ATOMS: torch.ones(count, dtype=torch.int64, device=device),
+            keys.EDGE_INDEX: torch.zeros(2, 0, dtype=torch.int64, device=device),
+        }
+        species = torch.arange(count, device=device)
+        return self.readout(self.features(alone, species)).squeeze(-1)
 
     def sum_per_structure(
         self, atomic: torch.Tensor, graph: AtomicGraph

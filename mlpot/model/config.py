@@ -52,6 +52,12 @@ class ModelConfig:
         Invariant model only: ``"cfconv"`` (SchNet continuous filters) or
         ``"gcn"`` (plain distance-weighted graph convolution). The cartesian
         model always uses continuous filters.
+    atom_reference : bool
+        Measure each atom's learned energy from that of the same atom alone:
+        an atom with no neighbour within ``r_max`` then has exactly its
+        reference energy (E0, the per-species shift), and a molecule pulled
+        apart tends smoothly to the sum of its atoms' E0s. Set by
+        ``mlpot-train`` when ``data.E0s`` gives isolated-atom energies.
     """
 
     name: str = "equivariant"
@@ -67,6 +73,7 @@ class ModelConfig:
     radial_layers: int = 2
     readout_hidden: int = 16
     interaction: str = "cfconv"
+    atom_reference: bool = False
 
     def __post_init__(self):
         self.species = [int(z) for z in self.species]

@@ -49,6 +49,16 @@ class DataConfig:
         of the energies and the ``atoms.arrays`` key of the forces, e.g.
         ``REF_energy`` and ``REF_forces``; default ase's ``energy`` and
         ``forces``. They apply to ``train`` and ``test``.
+    E0s : str or mapping, optional
+        Reference energy of each element's isolated atom, in the energy unit
+        of the data: a mapping ``{H: -13.6, C: -1029.5, ...}`` (symbols or
+        atomic numbers); the path of a file of isolated atoms (frames of one
+        atom, or with ``config_type=IsolatedAtom``, read with ase.io and the
+        keys above); ``"average"`` (the mean energy per atom for every
+        element); or ``"fit"`` (default: least squares on the training
+        compositions, which cannot tell elements apart when the data hold one
+        molecule). Given isolated-atom energies, a lone atom's energy is its
+        E0 (``model.atom_reference``).
     """
 
     train: str
@@ -59,6 +69,7 @@ class DataConfig:
     format: Optional[str] = None
     energy_key: Optional[str] = None
     forces_key: Optional[str] = None
+    E0s: Any = None
 
     def __post_init__(self):
         if not self.train:
@@ -274,7 +285,7 @@ class RunConfig:
 
 TOP_LEVEL_KEYS = ("data", "model", "train", "output")
 # Model settings filled from the training data when left out.
-FROM_DATA = ("species", "avg_num_neighbors")
+FROM_DATA = ("species", "avg_num_neighbors", "atom_reference")
 
 
 def all_keys() -> List[str]:
@@ -302,6 +313,8 @@ def _typed(values: Dict[str, Any], schema, section: str) -> Dict[str, Any]:
 
 
 def _convert(value, annotation, name: str):
+    if annotation is typing.Any:  # checked where it is used
+        return value
     optional = typing.get_origin(annotation) is typing.Union
     if optional:
         if value is None:

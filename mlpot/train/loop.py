@@ -65,6 +65,7 @@ from mlpot.train.optim import (
 )
 from mlpot.train.provenance import data_sha256, run_metadata
 from mlpot.train.records import LOGGER, close_log, open_log
+from mlpot.train.reference_energies import resolve_e0s
 from mlpot.train.state import Progress, restore_training_state
 
 
@@ -200,7 +201,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     model_settings = dict(config.model)
     r_max = model_settings.get("r_max", ModelConfig.r_max)
     train_graphs = labelled_graphs(data.train, r_max, dtype)
-    model_config = _model_config(model_settings, data, train_graphs)
+    model_config = _model_config(model_settings, data, train_graphs, config.data.E0s)
     config = _resolved(config, model_config, run_dir)
     as_written = relocatable(config, run_dir)
     if workers.is_main:
@@ -208,7 +209,14 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
 
     torch.manual_seed(settings.seed)
     model = build_model(model_config).to(dtype)
-    fit_normalisation(model, data.train)
+    e0s, e0s_record = resolve_e0s(
+        config.data.E0s,
+        model_config.species,
+        data.train,
+        config.data.energy_unit,
+        config.data.energy_key,
+    )
+    fit_normalisation(model, data.train, e0s)
     average = WeightAverage(model, settings.ema_decay)
     optimizer = make_optimizer(model, settings)
     scheduler = make_scheduler(optimizer, settings)
@@ -216,7 +224,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     state_path = run_dir / STATE_FILE
     sha = data_sha256(data)
     resuming = resume and state_path.is_file()
-    summary = _describe(data, model, config)
+    summary = _describe(data, model, config, e0s_record["source"])
     if resuming:
         progress = restore_training_state(
             state_path,
@@ -262,6 +270,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
                 model,
                 command,
                 training_domain(data.train, min_edge_length(train_graphs)),
+                e0s_record,
             ),
             settings.budget_clock,
             as_written.to_dict(),
@@ -274,7 +283,9 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     )
 
 
-def _model_config(settings: Dict[str, Any], data: RunData, train_graphs) -> ModelConfig:
+def _model_config(
+    settings: Dict[str, Any], data: RunData, train_graphs, e0s=None
+) -> ModelConfig:
     """Fill ``species`` and ``avg_num_neighbors`` from the data where not given."""
     if settings.get("species") is None:
         settings["species"] = data.species()
@@ -293,6 +304,10 @@ def _model_config(settings: Dict[str, Any], data: RunData, train_graphs) -> Mode
             "in the training data; add them, or leave model.species out to take it "
             "from the data"
         )
+    if settings.get("atom_reference") is None:
+        # Isolated-atom energies define what a lone atom's energy must be.
+        explicit = isinstance(e0s, (dict, str)) and e0s not in ("fit", "average")
+        settings["atom_reference"] = explicit
     if settings.get("avg_num_neighbors") is None:
         settings["avg_num_neighbors"] = average_num_neighbours(train_graphs)
     return ModelConfig.from_dict(settings)
@@ -313,7 +328,7 @@ def _resolved(config: RunConfig, model_config: ModelConfig, run_dir: Path) -> Ru
     )
 
 
-def _describe(data: RunData, model: Potential, config: RunConfig) -> str:
+def _describe(data: RunData, model: Potential, config: RunConfig, e0s: str) -> str:
     """What is trained on what, in a few lines (units, sizes, budget)."""
     model_config, settings = model.config, config.train
     train = data.provenance["train"]
@@ -339,7 +354,7 @@ def _describe(data: RunData, model: Potential, config: RunConfig) -> str:
         f"  data: {len(data.train)} training and {len(data.val)} validation frames "
         f"of {train['file']}{test}; read as {train['energy_unit']} and "
         f"{train['force_unit']}, trained in eV and eV/Å\n"
-        f"  per-species energy shift (eV): {shift}\n"
+        f"  reference energies E0 (eV, from {e0s}): {shift}\n"
         f"  budget: {budget}; {settings.dtype}, batch {settings.batch_size}, "
         f"lr {settings.lr:g}"
     )

@@ -90,7 +90,9 @@ def force_rms(frames: Frames) -> float:
     return rms
 
 
-def fit_normalisation(model, frames: Frames) -> Tuple[np.ndarray, float]:
+def fit_normalisation(
+    model, frames: Frames, atomic_energies=None
+) -> Tuple[np.ndarray, float]:
     """Fit reference energies and energy scale on ``frames`` and set them on ``model``.
 
     Parameters
@@ -99,6 +101,9 @@ def fit_normalisation(model, frames: Frames) -> Tuple[np.ndarray, float]:
         Its ``config.species`` orders the reference energies.
     frames : Frames
         Training frames (eV, eV/Å).
+    atomic_energies : array_like, shape (S,), optional
+        Reference energies in eV to use instead of a fit (e.g. isolated-atom
+        energies, `mlpot.train.reference_energies`).
 
     Returns
     -------
@@ -107,7 +112,10 @@ def fit_normalisation(model, frames: Frames) -> Tuple[np.ndarray, float]:
     energy_scale : float
         RMS of the training force components, used as the energy scale in eV.
     """
-    shift = fit_atomic_energies(frames, model.config.species)
+    if atomic_energies is None:
+        shift = fit_atomic_energies(frames, model.config.species)
+    else:
+        shift = np.asarray(atomic_energies, dtype=np.float64)
     scale = force_rms(frames)
     model.set_normalisation(shift, scale)
     return shift, scale

@@ -13,7 +13,12 @@ from mlpot.train.data import RunData
 
 
 def run_metadata(
-    config: RunConfig, data: RunData, model: Potential, command=None, domain=None
+    config: RunConfig,
+    data: RunData,
+    model: Potential,
+    command=None,
+    domain=None,
+    e0s=None,
 ) -> Dict[str, Any]:
     """The parts of the checkpoint metadata that do not change during a run.
 
@@ -30,6 +35,9 @@ def run_metadata(
     domain : dict, optional
         What the training frames span (`mlpot.domain.training_domain`),
         checked by calculators.
+    e0s : dict, optional
+        Where the reference energies came from and their values
+        (`mlpot.train.reference_energies.resolve_e0s`).
 
     Returns
     -------
@@ -54,6 +62,7 @@ def run_metadata(
             "avg_num_neighbors": model.config.avg_num_neighbors,
         },
         "domain": domain,
+        "E0s": e0s,
         "geometries": {
             "train": geometry_digests(data.train),
             "val": geometry_digests(data.val),
