@@ -107,7 +107,8 @@ def from_frames(
     dtype : torch.dtype
         Floating point type of positions and cell.
     labels : bool
-        Add ``energy`` (1,) and ``forces`` (n, 3), float64, eV and eV/Å.
+        Add ``energy`` (1,) and, when the frames have forces, ``forces`` (n, 3),
+        float64, eV and eV/Å.
 
     Returns
     -------
@@ -126,9 +127,10 @@ def from_frames(
         )
         if labels:
             graph[keys.ENERGY] = torch.tensor([frames.energy[k]], dtype=torch.float64)
-            graph[keys.FORCES] = torch.as_tensor(
-                frames.forces[part], dtype=torch.float64
-            )
+            if frames.forces is not None:
+                graph[keys.FORCES] = torch.as_tensor(
+                    frames.forces[part], dtype=torch.float64
+                )
         graphs.append(graph)
     return graphs
 

@@ -142,3 +142,107 @@ def test_e0s_must_cover_every_element(ref_keyed_xyz, tmp_path):
     config.data.E0s = {"H": -13.6, "C": -1029.4}
     with pytest.raises(ValueError, match="gives no energy for O"):
         fit(config)
+
+
+@pytest.fixture(scope="module")
+def energy_only_xyz(tmp_path_factory):
+    """The rMD17 frames with energies only (eV), as a scan or path file has them."""
+    frames = read_frames(RMD17)
+    images = []
+    for k in range(len(frames)):
+        atoms = frames.to_atoms(k)
+        atoms.info["REF_energy"] = float(frames.energy[k])
+        atoms.calc = None
+        images.append(atoms)
+    path = tmp_path_factory.mktemp("energy-only") / "scan.xyz"
+    write(path, images, format="extxyz")
+    return path
+
+
+def test_energy_only_files_are_read_and_stored(energy_only_xyz, tmp_path):
+    from mlpot.cli.data import main as data_main
+    from mlpot.data import read_store
+
+    frames = read_frames(energy_only_xyz, energy_key="REF_energy")
+    assert frames.forces is None and len(frames) == 20
+    store = tmp_path / "scan.h5"
+    assert (
+        data_main(
+            ["convert", str(energy_only_xyz), str(store), "--energy-key", "REF_energy"]
+        )
+        == 0
+    )
+    stored = read_store(store)
+    assert stored.forces is None
+    np.testing.assert_allclose(stored.energy, frames.energy)
+
+
+def test_frames_with_and_without_forces_in_one_file_are_refused(tmp_path):
+    frames = read_frames(RMD17)
+    images = [frames.to_atoms(k) for k in range(3)]
+    images[1].calc = None
+    images[1].info["energy"] = float(frames.energy[1])
+    write(tmp_path / "mixed.xyz", images, format="extxyz")
+    with pytest.raises(ValueError, match=r"frames \[1\] have no forces"):
+        read_frames(tmp_path / "mixed.xyz")
+
+
+def test_energy_only_training(energy_only_xyz, tmp_path):
+    from mlpot.model.io import read_checkpoint
+
+    config = tiny_run(
+        tmp_path / "run",
+        train_file=energy_only_xyz,
+        max_epochs=2,
+        forces_weight=0.0,
+        monitor="energy_mae",
+    )
+    config.data.energy_key = "REF_energy"
+    best = fit(config)
+    val = read_checkpoint(best)["metadata"]["metrics"]["val"]
+    assert np.isfinite(val["energy_mae_meV"]) and np.isnan(val["forces_mae_meV_per_A"])
+    with pytest.raises(ValueError, match="set train.monitor: energy_mae"):
+        tiny_run(tmp_path / "other", forces_weight=0.0)
+    forces_wanted = tiny_run(tmp_path / "forces", train_file=energy_only_xyz)
+    forces_wanted.data.energy_key = "REF_energy"
+    with pytest.raises(ValueError, match="no forces labels.*forces_weight is 0"):
+        fit(forces_wanted)
+
+
+def test_energy_training_does_not_compute_forces(monkeypatch, tmp_path):
+    from mlpot.train import epoch as epoch_module
+
+    calls = []
+    original = epoch_module.energy_and_forces
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs.get("compute_forces", True))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(epoch_module, "energy_and_forces", recording)
+    fit(tiny_run(tmp_path / "run", max_epochs=1, forces_weight=0.0, monitor="loss"))
+    assert calls and not any(calls)
+
+
+def test_evaluating_an_energy_only_scan(energy_only_xyz, tmp_path, capsys):
+    best = fit(tiny_run(tmp_path / "run", max_epochs=1))
+    profile = tmp_path / "profile.png"
+    args = [str(best), str(energy_only_xyz), "--energy-key", "REF_energy"]
+    assert (
+        eval_main(
+            [*args, "--profile", str(profile), "--plot", str(tmp_path / "parity.png")]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "forces" not in out and "scan barrier: reference" in out
+    assert profile.stat().st_size > 0
+    from mlpot.train.report import evaluate_file
+
+    report = evaluate_file(
+        best, energy_only_xyz, energy_key="REF_energy", profile=tmp_path / "p.png"
+    )
+    frames = read_frames(energy_only_xyz, energy_key="REF_energy")
+    barrier = 1e3 * (frames.energy.max() - frames.energy.min())
+    assert report["profile"]["barrier_reference_meV"] == pytest.approx(barrier)
+    assert not any(key.startswith("forces") for key in report["metrics"])

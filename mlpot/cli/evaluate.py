@@ -38,7 +38,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         Arguments without the program name; default ``sys.argv[1:]``.
     """
     args = _parser().parse_args(argv)
-    for option, path in (("--json", args.json), ("--plot", args.plot)):
+    for option, path in (
+        ("--json", args.json),
+        ("--plot", args.plot),
+        ("--profile", args.profile),
+    ):
         if path is not None and Path(path).is_dir():
             print(
                 f"mlpot-eval: error: {option} {path} is a directory; name a file",
@@ -55,6 +59,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             plot=args.plot,
             energy_key=args.energy_key,
             forces_key=args.forces_key,
+            profile=args.profile,
         )
     except (ValueError, OSError, ImportError) as error:
         print(f"mlpot-eval: error: {error}", file=sys.stderr)
@@ -86,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--plot", metavar="OUT.png", help="write a parity plot")
     parser.add_argument(
+        "--profile",
+        metavar="OUT.png",
+        help="for an ordered scan (torsion drive, reaction path): plot the energy "
+        "along the frames, reference and model, and report the barrier error",
+    )
+    parser.add_argument(
         "--batch-size", type=int, default=16, help="structures per forward pass"
     )
     return parser
@@ -100,6 +111,8 @@ def format_report(report: Dict) -> str:
         f"{'':18}{'unit':12}{'MAE':>12}{'RMSE':>12}",
     ]
     for label, unit, stem, suffix in _TABLE_ROWS:
+        if f"{stem}_mae{suffix}" not in metrics:  # no forces in energy-only data
+            continue
         lines.append(
             f"{label:18}{unit:12}{metrics[f'{stem}_mae{suffix}']:12.4g}"
             f"{metrics[f'{stem}_rmse{suffix}']:12.4g}"
@@ -108,6 +121,13 @@ def format_report(report: Dict) -> str:
         f"{'energy mean error':18}{'meV':12}"
         f"{metrics['energy_mean_error_meV']:+12.4g}   (predicted − reference)"
     )
+    if "profile" in report:
+        scan = report["profile"]
+        lines.append(
+            f"scan barrier: reference {scan['barrier_reference_meV']:.4g} meV, model "
+            f"{scan['barrier_model_meV']:.4g} meV, error "
+            f"{scan['barrier_error_meV']:+.4g} meV"
+        )
     seen = report.get("frames_seen_in_training") or {}
     if any(seen.values()):
         lines.append(

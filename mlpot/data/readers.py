@@ -353,6 +353,29 @@ def _label(path: Path, k: int, atoms, name: str, key: Optional[str]):
     )
 
 
+def _optional_forces(path: Path, images, key: Optional[str]):
+    """Every frame's forces, or None when no frame has any (energy-only data)."""
+
+    def has_forces(atoms):
+        if key is not None:
+            return key in atoms.arrays or (
+                atoms.calc is not None and key in atoms.calc.results
+            )
+        return atoms.calc is not None and "forces" in atoms.calc.results
+
+    present = [has_forces(atoms) for atoms in images]
+    if not any(present):
+        return None
+    if not all(present):
+        missing = [k for k, ok in enumerate(present) if not ok]
+        raise ValueError(
+            f"{path}: frames {missing[:10]} have no forces while others do; mlpot "
+            "reads a file whose frames all carry forces, or none of them "
+            "(energy-only); split the file"
+        )
+    return [_label(path, k, atoms, "forces", key) for k, atoms in enumerate(images)]
+
+
 def _read_ase(
     path: Path, format: str, energy_key: Optional[str], forces_key: Optional[str]
 ) -> Dict:
@@ -369,16 +392,14 @@ def _read_ase(
     energy = [
         _label(path, k, atoms, "energy", energy_key) for k, atoms in enumerate(images)
     ]
-    forces = [
-        _label(path, k, atoms, "forces", forces_key) for k, atoms in enumerate(images)
-    ]
+    forces = _optional_forces(path, images, forces_key)
     periodic = any(atoms.pbc.any() for atoms in images)
     return {
         "positions": np.concatenate([atoms.positions for atoms in images]),
         "numbers": np.concatenate([atoms.numbers for atoms in images]),
         "n_atoms": np.array([len(atoms) for atoms in images]),
         "energy": np.array(energy, dtype=np.float64),
-        "forces": np.concatenate(forces),
+        "forces": None if forces is None else np.concatenate(forces),
         "cell": np.array([atoms.cell.array for atoms in images]) if periodic else None,
         "pbc": np.array([atoms.pbc for atoms in images]) if periodic else None,
         "attrs": {},
@@ -404,7 +425,7 @@ def _convert(arrays: Dict, energy_unit: str, length_unit: str, force_unit) -> Fr
         numbers=arrays["numbers"],
         n_atoms=arrays["n_atoms"],
         energy=arrays["energy"] * energy_factor,
-        forces=arrays["forces"] * force_factor,
+        forces=None if arrays["forces"] is None else arrays["forces"] * force_factor,
         cell=None if cell is None else cell * length_factor,
         pbc=arrays.get("pbc"),
         attrs=attrs,

@@ -213,6 +213,11 @@ class TrainConfig:
                 raise ValueError(
                     f"train.{name} must be {requirement}, got {getattr(self, name)!r}"
                 )
+        if self.forces_weight == 0 and self.monitor == "forces_mae":
+            raise ValueError(
+                "train.forces_weight is 0 (energy-only training), so train.monitor "
+                "cannot be forces_mae; set train.monitor: energy_mae"
+            )
         if self.energy_weight + self.forces_weight == 0:
             raise ValueError(
                 "train.energy_weight and train.forces_weight are both 0; "

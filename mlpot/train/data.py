@@ -42,7 +42,7 @@ class RunData:
         return sorted(set(self.train.species()) | set(self.val.species()))
 
 
-def load_run_data(config: DataConfig, seed: int) -> RunData:
+def load_run_data(config: DataConfig, seed: int, need_forces: bool = True) -> RunData:
     """Read the files named in ``config`` and split the training file.
 
     The validation frames are drawn first with `mlpot.data.split_indices`
@@ -55,6 +55,8 @@ def load_run_data(config: DataConfig, seed: int) -> RunData:
         Files, split sizes and units.
     seed : int
         Seed of the split.
+    need_forces : bool
+        Refuse files without forces (False for energy-only training).
 
     Returns
     -------
@@ -68,10 +70,10 @@ def load_run_data(config: DataConfig, seed: int) -> RunData:
     )
     frames = read_frames(config.train, **options)
     test = read_frames(config.test, **options) if config.test else None
-    _require_labels(frames, config.train)
+    _require_labels(frames, config.train, need_forces)
     check_duplicate_labels(frames, config.train)
     if test is not None:
-        _require_labels(test, config.test)
+        _require_labels(test, config.test, need_forces)
     n_train = config.n_train
     if n_train is None:
         n_train = _count_not_held_out(frames, test) - config.n_val
@@ -97,12 +99,15 @@ def load_run_data(config: DataConfig, seed: int) -> RunData:
     return data
 
 
-def _require_labels(frames: Frames, path) -> None:
+def _require_labels(frames: Frames, path, need_forces: bool = True) -> None:
     missing = [name for name in ("energy", "forces") if getattr(frames, name) is None]
+    if not need_forces and missing == ["forces"]:
+        return
     if missing:
         raise ValueError(
-            f"{path} has no {' or '.join(missing)} labels; training and evaluation "
-            "need energies and forces for every frame"
+            f"{path} has no {' or '.join(missing)} labels; training needs energies "
+            "for every frame, and forces too unless train.forces_weight is 0 "
+            "(energy-only training)"
         )
 
 

@@ -60,8 +60,8 @@ def train_one_epoch(
                 out[keys.ENERGY],
                 batch[keys.ENERGY],
                 batch[keys.NUM_ATOMS],
-                out[keys.FORCES],
-                batch[keys.FORCES],
+                out.get(keys.FORCES),
+                batch.get(keys.FORCES),
             )
     model.eval()
     errors.sum_over(workers)
@@ -82,13 +82,16 @@ def train_step(
     loss : float
         The weighted loss before the step.
     prediction : dict
-        ``energy`` (B,) eV and ``forces`` (N, 3) eV/Å before the step, detached
-        (empty when ``batch`` is None).
+        ``energy`` (B,) eV and, unless ``settings.forces_weight`` is 0 (energy
+        training, where forces are not computed), ``forces`` (N, 3) eV/Å
+        before the step, detached (empty when ``batch`` is None).
     """
     optimizer.zero_grad(set_to_none=True)
     loss, out = 0.0, {}
     if batch is not None:  # None: this worker only adds up the others' gradients
-        out = energy_and_forces(model, batch, training=True)
+        out = energy_and_forces(
+            model, batch, compute_forces=settings.forces_weight > 0, training=True
+        )
         weighted = weighted_loss(
             out,
             batch,

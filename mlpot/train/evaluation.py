@@ -22,7 +22,8 @@ def evaluate(
     model : Potential
         Evaluated as it is (put it in eval mode; the caller's mode is kept).
     graphs : sequence of AtomicGraph
-        Graphs (or batches) with ``energy`` and ``forces`` labels, e.g. from
+        Graphs (or batches) with ``energy`` and ``forces`` labels (or only
+        ``energy``: the force errors are then NaN), e.g. from
         :func:`mlpot.train.batches.labelled_graphs`.
     batch_size : int
         Graphs per forward pass.
@@ -36,13 +37,13 @@ def evaluate(
     """
     errors = ErrorAccumulator()
     for batch in fixed_batches(graphs, batch_size):
-        out = energy_and_forces(model, batch)
+        out = energy_and_forces(model, batch, compute_forces=keys.FORCES in batch)
         errors.add(
             out[keys.ENERGY],
             batch[keys.ENERGY],
             batch[keys.NUM_ATOMS],
-            out[keys.FORCES],
-            batch[keys.FORCES],
+            out.get(keys.FORCES),
+            batch.get(keys.FORCES),
         )
     return errors.result()
 

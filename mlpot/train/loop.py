@@ -197,7 +197,7 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
 def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> _Run:
     settings = config.train
     dtype = TORCH_DTYPES[settings.dtype]
-    data = load_run_data(config.data, settings.seed)
+    data = load_run_data(config.data, settings.seed, settings.forces_weight > 0)
     model_settings = dict(config.model)
     r_max = model_settings.get("r_max", ModelConfig.r_max)
     train_graphs = labelled_graphs(data.train, r_max, dtype)

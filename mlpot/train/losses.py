@@ -41,14 +41,18 @@ def weighted_loss(
         float64.
     """
     per_atom = (prediction[keys.ENERGY] - batch[keys.ENERGY]) / batch[keys.NUM_ATOMS]
-    forces = prediction[keys.FORCES].double() - batch[keys.FORCES]
     # Means over the whole batch, also when this is one worker's share of it.
     structures = batch.get(keys.TOTAL_STRUCTURES, per_atom.numel())
-    components = 3 * batch.get(keys.TOTAL_ATOMS, forces.shape[0])
-    total = (
-        energy_weight * per_atom.square().sum() / structures
-        + forces_weight * forces.square().sum() / components
-    )
+    total = energy_weight * per_atom.square().sum() / structures
+    if forces_weight > 0:
+        if keys.FORCES not in batch:
+            raise ValueError(
+                "the training frames have no forces, but train.forces_weight is "
+                f"{forces_weight}; set train.forces_weight: 0 to train on energies"
+            )
+        forces = prediction[keys.FORCES].double() - batch[keys.FORCES]
+        components = 3 * batch.get(keys.TOTAL_ATOMS, forces.shape[0])
+        total = total + forces_weight * forces.square().sum() / components
     return total / energy_scale**2
 
 
@@ -72,8 +76,7 @@ def loss_from_errors(
     -------
     float
     """
-    total = (
-        energy_weight * errors["energy_per_atom_rmse"] ** 2
-        + forces_weight * errors["forces_rmse"] ** 2
-    )
+    total = energy_weight * errors["energy_per_atom_rmse"] ** 2
+    if forces_weight > 0:
+        total += forces_weight * errors["forces_rmse"] ** 2
     return total / energy_scale**2

@@ -39,12 +39,15 @@ class ErrorAccumulator:
             Total energies in eV.
         num_atoms : Tensor, shape (B,)
             Atoms per structure.
-        forces_pred, forces_ref : Tensor, shape (N, 3)
-            Forces in eV/Å.
+        forces_pred, forces_ref : Tensor, shape (N, 3), or None
+            Forces in eV/Å; None for energy-only data.
         """
         energy = (energy_pred.detach().double() - energy_ref.double()).cpu()
         per_atom = energy / num_atoms.cpu().double()
-        forces = (forces_pred.detach().double() - forces_ref.double()).cpu()
+        if forces_ref is None or forces_pred is None:
+            forces = torch.zeros(0, 3, dtype=torch.float64)
+        else:
+            forces = (forces_pred.detach().double() - forces_ref.double()).cpu()
         self._sums += torch.stack(
             [
                 energy.abs().sum(),
@@ -68,11 +71,17 @@ class ErrorAccumulator:
         self._structures, self._components = int(counts[0]), int(counts[1])
 
     def result(self) -> Dict[str, float]:
-        """MAE and RMSE of everything added, keys of `ERROR_NAMES`, in eV and eV/Å."""
+        """MAE and RMSE of everything added, keys of `ERROR_NAMES`, in eV and eV/Å.
+
+        The force errors are NaN when no forces were added (energy-only data).
+        """
         if not self._structures:
             raise ValueError("no errors were added; evaluate at least one structure")
         counts = [self._structures] * 4 + [self._components] * 2
-        means = [float(s) / n for s, n in zip(self._sums, counts, strict=True)]
+        means = [
+            float(s) / n if n else math.nan
+            for s, n in zip(self._sums, counts, strict=True)
+        ]
         return {
             name: math.sqrt(mean) if name.endswith("rmse") else mean
             for name, mean in zip(ERROR_NAMES, means, strict=True)

@@ -90,6 +90,23 @@ def force_rms(frames: Frames) -> float:
     return rms
 
 
+def energy_rms(frames: Frames, species, atomic_energies) -> float:
+    """Energy scale of energy-only data, in eV: the RMS per-atom energy residual.
+
+    The root mean square over frames of (E - Σ E0) / N, used as the energy
+    scale for frames without forces, whose force RMS (the scale otherwise)
+    is unknown.
+    """
+    residual = frames.energy - composition(frames, species) @ atomic_energies
+    rms = float(np.sqrt(np.mean((residual / frames.n_atoms) ** 2)))
+    if not rms > 0:
+        raise ValueError(
+            "the training energies are all equal to their reference energies, so "
+            "they cannot set the energy scale"
+        )
+    return rms
+
+
 def fit_normalisation(
     model, frames: Frames, atomic_energies=None
 ) -> Tuple[np.ndarray, float]:
@@ -110,12 +127,16 @@ def fit_normalisation(
     atomic_energy_shift : ndarray, shape (S,)
         Reference energies in eV.
     energy_scale : float
-        RMS of the training force components, used as the energy scale in eV.
+        RMS of the training force components, used as the energy scale in eV
+        (for energy-only frames, :func:`energy_rms`).
     """
     if atomic_energies is None:
         shift = fit_atomic_energies(frames, model.config.species)
     else:
         shift = np.asarray(atomic_energies, dtype=np.float64)
-    scale = force_rms(frames)
+    if frames.forces is not None:
+        scale = force_rms(frames)
+    else:
+        scale = energy_rms(frames, model.config.species, shift)
     model.set_normalisation(shift, scale)
     return shift, scale

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Dict, Optional
 
+import numpy as np
 import torch
 
 from mlpot import keys
@@ -26,6 +27,7 @@ def evaluate_file(
     checkpoint=None,
     energy_key: Optional[str] = None,
     forces_key: Optional[str] = None,
+    profile=None,
 ) -> Dict:
     """Errors of the model in ``checkpoint`` on the labelled frames in ``data``.
 
@@ -47,6 +49,10 @@ def evaluate_file(
         that is a path.
     energy_key, forces_key : str, optional
         Passed to `read_frames` (label keys of ase.io files).
+    profile : str or Path, optional
+        For an ordered scan (a torsion drive, a reaction path): write the
+        energy profile of reference and model along the frames here (PNG)
+        and report the barriers.
 
     Returns
     -------
@@ -59,7 +65,10 @@ def evaluate_file(
         ``metrics``: MAE and RMSE of the energy per structure, the energy per
         atom and the force components, and the mean signed energy error
         (predicted − reference, ``energy_mean_error``), in meV (meV/Å) and in
-        kcal/mol (kcal/mol/Å).
+        kcal/mol (kcal/mol/Å); energy-only files have no force errors. With
+        ``profile``, also ``profile``: the barriers (highest minus lowest
+        energy along the frames) of reference and model and their difference,
+        in meV.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -73,27 +82,26 @@ def evaluate_file(
         energy_key=energy_key,
         forces_key=forces_key,
     )
-    missing = [name for name in ("energy", "forces") if getattr(frames, name) is None]
-    if missing:
+    if frames.energy is None:
         raise ValueError(
-            f"{data} has no {' or '.join(missing)} labels; the errors of a model "
-            "are measured against reference energies and forces, so evaluate on a "
-            "file that has both"
+            f"{data} has no energy labels; the errors of a model are measured "
+            "against reference energies (and forces, where the file has them)"
         )
     model.check_species(frames.numbers)
     graphs = labelled_graphs(frames, model.r_max)
     predicted = predict(model, graphs, batch_size)
-    reference = {
-        keys.ENERGY: torch.as_tensor(frames.energy),
-        keys.FORCES: torch.as_tensor(frames.forces),
-    }
+    reference = {keys.ENERGY: torch.as_tensor(frames.energy)}
+    if frames.forces is not None:
+        reference[keys.FORCES] = torch.as_tensor(frames.forces)
     errors = error_metrics(
         predicted[keys.ENERGY],
         reference[keys.ENERGY],
         torch.as_tensor(frames.n_atoms),
         predicted[keys.FORCES],
-        reference[keys.FORCES],
+        reference.get(keys.FORCES),
     )
+    if frames.forces is None:  # energy-only data: no force errors to report
+        errors = {k: v for k, v in errors.items() if not k.startswith("forces")}
     source = describe_source(frames, data)
     # The mean signed error shows a constant energy offset that MAE and RMSE
     # fold in with the scatter.
@@ -107,18 +115,18 @@ def evaluate_file(
     trained_on = metadata.get("data", {}).get("train") or {}
     seen = frames_seen_in_training(frames, metadata)
     name = Path(str(checkpoint)).stem if checkpoint is not None else "model"
+    title = f"{name} on {source['file']} ({len(frames)} frames)"
     if plot is not None:
-        parity_plot(
-            plot,
-            reference,
-            predicted,
-            title=f"{name} on {source['file']} ({len(frames)} frames)",
-            panel_titles=(
-                f"MAE {1e3 * errors['energy_mae']:.3g} meV, mean error "
-                f"{1e3 * errors['energy_mean_error']:+.3g} meV",
-                f"MAE {1e3 * errors['forces_mae']:.3g} meV/Å",
-            ),
-        )
+        panel_titles = [
+            f"MAE {1e3 * errors['energy_mae']:.3g} meV, mean error "
+            f"{1e3 * errors['energy_mean_error']:+.3g} meV"
+        ]
+        if "forces_mae" in errors:
+            panel_titles.append(f"MAE {1e3 * errors['forces_mae']:.3g} meV/Å")
+        parity_plot(plot, reference, predicted, title, panel_titles)
+    scan = None
+    if profile is not None:
+        scan = profile_plot(profile, reference, predicted, title)
     return {
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "data": source,
@@ -127,6 +135,7 @@ def evaluate_file(
         or any(seen.values()),
         "frames_seen_in_training": seen,
         "metrics": {**in_mev(errors), **in_kcal_per_mol(errors)},
+        **({"profile": scan} if scan is not None else {}),
     }
 
 
@@ -143,6 +152,64 @@ def frames_seen_in_training(frames, metadata: Dict) -> Dict[str, int]:
     }
 
 
+def profile_plot(path, reference, predicted, title: str = "") -> Dict[str, float]:
+    """Energy along an ordered scan, reference and model, each from its minimum.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output image (PNG).
+    reference, predicted : dict
+        ``energy`` (F,) in eV, in scan order.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    dict
+        ``barrier_reference_meV``, ``barrier_model_meV`` and
+        ``barrier_error_meV`` (model − reference): highest minus lowest energy
+        along the scan.
+    """
+    Figure = _figure_class()
+    ref = reference[keys.ENERGY].numpy()
+    pred = predicted[keys.ENERGY].detach().numpy()
+    ref_rel, pred_rel = 1e3 * (ref - ref.min()), 1e3 * (pred - pred.min())
+    barriers = {
+        "barrier_reference_meV": float(ref_rel.max()),
+        "barrier_model_meV": float(pred_rel.max()),
+    }
+    barriers["barrier_error_meV"] = (
+        barriers["barrier_model_meV"] - barriers["barrier_reference_meV"]
+    )
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axis = figure.subplots()
+    axis.plot(ref_rel, "o-", label="reference")
+    axis.plot(pred_rel, "s--", label="model")
+    axis.set_xlabel("frame along the scan")
+    axis.set_ylabel("energy − its minimum (meV)")
+    axis.set_title(
+        f"barrier {barriers['barrier_reference_meV']:.1f} meV (reference), "
+        f"error {barriers['barrier_error_meV']:+.1f} meV"
+    )
+    axis.legend()
+    figure.suptitle(title)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=150)
+    return barriers
+
+
+def _figure_class():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "plots need matplotlib: pip install matplotlib (or mlpot[analysis])"
+        ) from None
+    return Figure
+
+
 def parity_plot(
     path, reference, predicted, title: str = "", panel_titles=("", "")
 ) -> Path:
@@ -156,40 +223,38 @@ def parity_plot(
         ``energy`` (F,) in eV and ``forces`` (A, 3) in eV/Å.
     title : str
         Figure title.
-    panel_titles : pair of str
-        Titles of the energy and the force panel (e.g. their errors).
+    panel_titles : sequence of str
+        Titles of the energy and the force panel (e.g. their errors); energy-
+        only data have no force panel.
 
     Returns
     -------
     Path
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "the parity plot needs matplotlib: pip install matplotlib "
-            "(or mlpot[analysis])"
-        ) from None
+    Figure = _figure_class()
     offset = float(reference[keys.ENERGY].mean())
-    panels = (
+    panels = [
         (
             "energy − mean reference (eV)",
             reference[keys.ENERGY] - offset,
             predicted[keys.ENERGY] - offset,
-        ),
-        (
-            "force components (eV/Å)",
-            reference[keys.FORCES].flatten(),
-            predicted[keys.FORCES].flatten(),
-        ),
-    )
-    figure = Figure(figsize=(9, 4.5), layout="constrained")
-    axes = figure.subplots(1, 2)
+        )
+    ]
+    if keys.FORCES in reference:
+        panels.append(
+            (
+                "force components (eV/Å)",
+                reference[keys.FORCES].flatten(),
+                predicted[keys.FORCES].flatten(),
+            )
+        )
+    figure = Figure(figsize=(4.5 * len(panels), 4.5), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(panels)))
     for axis, (label, ref, pred), panel_title in zip(
-        axes, panels, panel_titles, strict=True
+        axes, panels, panel_titles[: len(panels)], strict=True
     ):
         axis.set_title(panel_title)
-        ref, pred = ref.numpy(), pred.numpy()
+        ref, pred = ref.numpy(), pred.detach().numpy()
         low, high = min(ref.min(), pred.min()), max(ref.max(), pred.max())
         axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
         axis.scatter(ref, pred, s=4, alpha=0.5)
