@@ -214,8 +214,9 @@ def test_missing_labels_in_sgdml_and_xyz(tmp_path):
     for atoms in images:
         atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy())
     ase.io.write(tmp_path / "no_forces.xyz", images)
-    with pytest.raises(ValueError, match="missing forces in .*frame 0 has no 'forces'"):
-        read_frames(tmp_path / "no_forces.xyz", energy_unit="kcal/mol")
+    # A file without forces is energy-only data (a scan, a reaction path).
+    energy_only = read_frames(tmp_path / "no_forces.xyz", energy_unit="kcal/mol")
+    assert energy_only.forces is None and len(energy_only) == len(images)
 
 
 def test_inconsistent_shapes(tmp_path):

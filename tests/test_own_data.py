@@ -246,3 +246,34 @@ def test_evaluating_an_energy_only_scan(energy_only_xyz, tmp_path, capsys):
     barrier = 1e3 * (frames.energy.max() - frames.energy.min())
     assert report["profile"]["barrier_reference_meV"] == pytest.approx(barrier)
     assert not any(key.startswith("forces") for key in report["metrics"])
+
+
+def test_errors_are_broken_down_by_config_type(tmp_path, capsys):
+    from mlpot.data import read_store, write_store
+    from mlpot.train.report import evaluate_file
+
+    frames = read_frames(RMD17)
+    images = []
+    for k in range(len(frames)):
+        atoms = frames.to_atoms(k)
+        atoms.info["config_type"] = "md_300K" if k < 12 else "md_600K"
+        images.append(atoms)
+    path = tmp_path / "tagged.xyz"
+    write(path, images, format="extxyz")
+    tagged = read_frames(path)
+    assert list(tagged.config_type) == ["md_300K"] * 12 + ["md_600K"] * 8
+    store = write_store(tmp_path / "tagged.h5", tagged)
+    assert list(read_store(store).config_type) == list(tagged.config_type)
+    best = fit(tiny_run(tmp_path / "run", max_epochs=1))
+    report = evaluate_file(best, path)
+    groups = report["by_config_type"]
+    assert {tag: g["n_frames"] for tag, g in groups.items()} == {
+        "md_300K": 12,
+        "md_600K": 8,
+    }
+    # The whole set's MAE is the frame-weighted mean of the groups'.
+    whole = report["metrics"]["energy_mae_meV"]
+    parts = sum(g["n_frames"] * g["energy_mae_meV"] for g in groups.values()) / 20
+    assert whole == pytest.approx(parts, rel=1e-9)
+    assert eval_main([str(best), str(path)]) == 0
+    assert "md_600K" in capsys.readouterr().out

@@ -121,6 +121,19 @@ def format_report(report: Dict) -> str:
         f"{'energy mean error':18}{'meV':12}"
         f"{metrics['energy_mean_error_meV']:+12.4g}   (predicted − reference)"
     )
+    groups = report.get("by_config_type") or {}
+    if groups:
+        lines.append(
+            f"{'config_type':18}{'frames':>8}{'E MAE meV':>12}{'E mean meV':>12}"
+            f"{'F MAE meV/Å':>13}"
+        )
+        for tag, group in groups.items():
+            forces = group.get("forces_mae_meV_per_A")
+            lines.append(
+                f"{tag[:18]:18}{group['n_frames']:8d}{group['energy_mae_meV']:12.4g}"
+                f"{group['energy_mean_error_meV']:+12.4g}"
+                + (f"{forces:13.4g}" if forces is not None else f"{'-':>13}")
+            )
     if "profile" in report:
         scan = report["profile"]
         lines.append(

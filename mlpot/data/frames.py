@@ -33,6 +33,9 @@ class Frames:
         Periodic directions; ``None`` for free molecules.
     frame_ids : ndarray, shape (F,), int64
         Identifier of each frame in its source (e.g. the index in the file).
+    config_type : ndarray, shape (F,), str, or None
+        A tag per frame (extended XYZ's ``config_type``, e.g. ``"md_600K"``),
+        by which evaluations break their errors down.
     attrs : dict
         JSON-able provenance: source path, sha256, units, level of theory, ...
     """
@@ -45,6 +48,7 @@ class Frames:
     cell: Optional[np.ndarray] = None
     pbc: Optional[np.ndarray] = None
     frame_ids: Optional[np.ndarray] = None
+    config_type: Optional[np.ndarray] = None
     attrs: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -74,6 +78,13 @@ class Frames:
                 raise ValueError(
                     f"inconsistent array shapes: {len(self.forces)} force rows for "
                     f"{total} atoms"
+                )
+        if self.config_type is not None:
+            self.config_type = np.asarray(self.config_type, dtype=str).reshape(-1)
+            if len(self.config_type) != len(self.n_atoms):
+                raise ValueError(
+                    f"inconsistent array shapes: {len(self.config_type)} config "
+                    f"types for {len(self.n_atoms)} frames"
                 )
         if len(self.frame_ids) != len(self.n_atoms):
             raise ValueError(
@@ -125,6 +136,7 @@ class Frames:
             cell=None if self.cell is None else self.cell[indices],
             pbc=None if self.pbc is None else self.pbc[indices],
             frame_ids=self.frame_ids[indices],
+            config_type=None if self.config_type is None else self.config_type[indices],
             attrs=dict(self.attrs),
         )
 
@@ -202,8 +214,17 @@ def concatenate(parts: Sequence[Frames]) -> Frames:
         if periodic
         else None,
         frame_ids=joined("frame_ids"),
+        config_type=np.concatenate([_tags_or_empty(part) for part in parts])
+        if any(part.config_type is not None for part in parts)
+        else None,
         attrs=dict(parts[0].attrs),
     )
+
+
+def _tags_or_empty(frames: Frames) -> np.ndarray:
+    if frames.config_type is not None:
+        return frames.config_type
+    return np.full(len(frames), "", dtype=str)
 
 
 def _cell_or_zero(frames: Frames) -> np.ndarray:

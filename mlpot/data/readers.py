@@ -353,6 +353,12 @@ def _label(path: Path, k: int, atoms, name: str, key: Optional[str]):
     )
 
 
+def _config_types(images):
+    """Each frame's ``config_type`` tag, or None when no frame has one."""
+    tags = [str(atoms.info.get("config_type", "")) for atoms in images]
+    return np.array(tags) if any(tags) else None
+
+
 def _optional_forces(path: Path, images, key: Optional[str]):
     """Every frame's forces, or None when no frame has any (energy-only data)."""
 
@@ -400,6 +406,7 @@ def _read_ase(
         "n_atoms": np.array([len(atoms) for atoms in images]),
         "energy": np.array(energy, dtype=np.float64),
         "forces": None if forces is None else np.concatenate(forces),
+        "config_type": _config_types(images),
         "cell": np.array([atoms.cell.array for atoms in images]) if periodic else None,
         "pbc": np.array([atoms.pbc for atoms in images]) if periodic else None,
         "attrs": {},
@@ -428,5 +435,6 @@ def _convert(arrays: Dict, energy_unit: str, length_unit: str, force_unit) -> Fr
         forces=None if arrays["forces"] is None else arrays["forces"] * force_factor,
         cell=None if cell is None else cell * length_factor,
         pbc=arrays.get("pbc"),
+        config_type=arrays.get("config_type"),
         attrs=attrs,
     )

@@ -41,6 +41,7 @@ _ARRAYS = (
     "forces",
     "cell",
     "pbc",
+    "config_type",
 )
 # Appending frames computed at another level of theory would silently mix labels.
 _MUST_MATCH_ON_APPEND = ("level_of_theory",)
@@ -72,10 +73,16 @@ def write_store(path: PathLike, frames: Frames) -> Path:
             store.attrs.update(attrs)
             for name in _ARRAYS:
                 values = getattr(frames, name)
-                if values is not None:
+                if values is None:
+                    continue
+                if name == "config_type":
                     store.create_dataset(
-                        name, data=values, chunks=True, compression="gzip", shuffle=True
+                        name, data=values.astype(object), dtype=h5py.string_dtype()
                     )
+                    continue
+                store.create_dataset(
+                    name, data=values, chunks=True, compression="gzip", shuffle=True
+                )
     return path
 
 
@@ -129,6 +136,8 @@ def _read_store(path: Path) -> Frames:
                 f"reads (version {STORE_VERSION}); upgrade mlpot"
             )
         arrays = {name: store[name][()] for name in _ARRAYS if name in store}
+        if "config_type" in arrays:
+            arrays["config_type"] = store["config_type"].asstr()[()]
         attrs = {
             key: value.item() if isinstance(value, np.generic) else value
             for key, value in store.attrs.items()

@@ -68,7 +68,8 @@ def evaluate_file(
         kcal/mol (kcal/mol/Å); energy-only files have no force errors. With
         ``profile``, also ``profile``: the barriers (highest minus lowest
         energy along the frames) of reference and model and their difference,
-        in meV.
+        in meV. Files whose frames carry ``config_type`` tags also get
+        ``by_config_type``: the same errors per tag, with ``n_frames``.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
@@ -93,24 +94,18 @@ def evaluate_file(
     reference = {keys.ENERGY: torch.as_tensor(frames.energy)}
     if frames.forces is not None:
         reference[keys.FORCES] = torch.as_tensor(frames.forces)
-    errors = error_metrics(
-        predicted[keys.ENERGY],
-        reference[keys.ENERGY],
-        torch.as_tensor(frames.n_atoms),
-        predicted[keys.FORCES],
-        reference.get(keys.FORCES),
-    )
-    if frames.forces is None:  # energy-only data: no force errors to report
-        errors = {k: v for k, v in errors.items() if not k.startswith("forces")}
+    errors = _errors(frames, reference, predicted, np.arange(len(frames)))
+    groups = {}
+    if frames.config_type is not None:
+        for tag in sorted(set(frames.config_type)):
+            members = np.flatnonzero(frames.config_type == tag)
+            group = _errors(frames, reference, predicted, members)
+            groups[tag or "(none)"] = {
+                "n_frames": len(members),
+                **in_mev(group),
+                **in_kcal_per_mol(group),
+            }
     source = describe_source(frames, data)
-    # The mean signed error shows a constant energy offset that MAE and RMSE
-    # fold in with the scatter.
-    signed = {
-        "energy_mean_error": float(
-            (predicted[keys.ENERGY] - reference[keys.ENERGY]).mean()
-        )
-    }
-    errors = {**errors, **signed}
     metadata = getattr(model, "metadata", {})
     trained_on = metadata.get("data", {}).get("train") or {}
     seen = frames_seen_in_training(frames, metadata)
@@ -136,7 +131,35 @@ def evaluate_file(
         "frames_seen_in_training": seen,
         "metrics": {**in_mev(errors), **in_kcal_per_mol(errors)},
         **({"profile": scan} if scan is not None else {}),
+        **({"by_config_type": groups} if groups else {}),
     }
+
+
+def _errors(frames, reference, predicted, members) -> Dict[str, float]:
+    """Errors (eV, eV/Å) of the frames ``members``, with the mean signed error.
+
+    The mean signed energy error (predicted − reference) shows a constant
+    offset that MAE and RMSE fold in with the scatter; energy-only data have
+    no force errors.
+    """
+    offsets = frames.offsets
+    atoms = torch.as_tensor(
+        np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in members])
+    )
+    members = torch.as_tensor(members)
+    energy_error = predicted[keys.ENERGY][members] - reference[keys.ENERGY][members]
+    forces_ref = reference.get(keys.FORCES)
+    errors = error_metrics(
+        predicted[keys.ENERGY][members],
+        reference[keys.ENERGY][members],
+        torch.as_tensor(frames.n_atoms)[members],
+        predicted[keys.FORCES][atoms],
+        None if forces_ref is None else forces_ref[atoms],
+    )
+    if forces_ref is None:
+        errors = {k: v for k, v in errors.items() if not k.startswith("forces")}
+    errors["energy_mean_error"] = float(energy_error.double().mean())
+    return errors
 
 
 def frames_seen_in_training(frames, metadata: Dict) -> Dict[str, int]:
