@@ -277,3 +277,45 @@ def test_errors_are_broken_down_by_config_type(tmp_path, capsys):
     assert whole == pytest.approx(parts, rel=1e-9)
     assert eval_main([str(best), str(path)]) == 0
     assert "md_600K" in capsys.readouterr().out
+
+
+def test_the_user_path_end_to_end(
+    ref_keyed_xyz, isolated_atoms_xyz, energy_only_xyz, tmp_path, capsys
+):
+    """Custom keys, isolated-atom E0s and an energy-only validation file in,
+    an energy-only scan evaluated and a lone atom at its E0 out."""
+    import warnings
+
+    from ase import Atoms
+
+    from mlpot.train.report import evaluate_file
+
+    config = tiny_run(tmp_path / "run", train_file=ref_keyed_xyz, max_epochs=2)
+    config.data.energy_key, config.data.forces_key = "REF_energy", "REF_forces"
+    config.data.E0s = str(isolated_atoms_xyz)
+    config.data.val = str(energy_only_xyz)
+    config.data.n_train = None
+    with pytest.raises(ValueError, match="leaves none for training after those"):
+        fit(config)  # the validation file holds every training geometry
+    frames = read_frames(energy_only_xyz, energy_key="REF_energy")
+    images = [frames.to_atoms(k) for k in range(5)]
+    for atoms in images:
+        atoms.info["REF_energy"] = atoms.get_potential_energy()
+        atoms.calc = None
+    write(tmp_path / "val.xyz", images, format="extxyz")
+    config.data.val = str(tmp_path / "val.xyz")
+    with pytest.raises(ValueError, match="set train.monitor: energy_mae"):
+        fit(config)
+    config.train.monitor = "energy_mae"
+    config.output = str(tmp_path / "run2")
+    best = fit(config)
+    report = evaluate_file(
+        best, energy_only_xyz, energy_key="REF_energy", profile=tmp_path / "scan.png"
+    )
+    assert "barrier_error_meV" in report["profile"]
+    calculator = load_calculator(best)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        atom = Atoms("O", positions=[[0.0, 0.0, 0.0]])
+        atom.calc = calculator
+        assert atom.get_potential_energy() == pytest.approx(ISOLATED_EV["O"], abs=1e-9)

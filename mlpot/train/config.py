@@ -38,7 +38,13 @@ class DataConfig:
     n_train : int, optional
         Training frames; default every frame not used for validation.
     n_val : int
-        Validation frames, drawn first so that they do not change with ``n_train``.
+        Validation frames, drawn first so that they do not change with ``n_train``;
+        not used with ``val``.
+    val : str, optional
+        A separate validation file: all its frames validate, and frames of
+        ``train`` with a geometry found in it are left out. It may hold
+        energies only (a scan, a reaction path); the run then monitors
+        ``energy_mae``.
     energy_unit : str, optional
         Energy unit of the files (e.g. ``"kcal/mol"``); default the reader's
         (kcal/mol for rMD17 and sGDML files, eV otherwise).
@@ -63,6 +69,7 @@ class DataConfig:
 
     train: str
     test: Optional[str] = None
+    val: Optional[str] = None
     n_train: Optional[int] = None
     n_val: int = 50
     energy_unit: Optional[str] = None
@@ -213,15 +220,15 @@ class TrainConfig:
                 raise ValueError(
                     f"train.{name} must be {requirement}, got {getattr(self, name)!r}"
                 )
-        if self.forces_weight == 0 and self.monitor == "forces_mae":
-            raise ValueError(
-                "train.forces_weight is 0 (energy-only training), so train.monitor "
-                "cannot be forces_mae; set train.monitor: energy_mae"
-            )
         if self.energy_weight + self.forces_weight == 0:
             raise ValueError(
                 "train.energy_weight and train.forces_weight are both 0; "
                 "give one of them a weight"
+            )
+        if self.forces_weight == 0 and self.monitor == "forces_mae":
+            raise ValueError(
+                "train.forces_weight is 0 (energy-only training), so train.monitor "
+                "cannot be forces_mae; set train.monitor: energy_mae"
             )
 
 

@@ -144,7 +144,7 @@ def load_resume_config(run_dir, overrides: Sequence[str] = ()) -> RunConfig:
             f"{', '.join(RESUME_OVERRIDES)} can); start a new run to change it"
         )
     values = read_yaml(run_dir / CONFIG_FILE)
-    for key in ("train", "test"):  # stored relative to the run directory
+    for key in ("train", "val", "test"):  # stored relative to the run directory
         if values["data"].get(key):
             values["data"][key] = path_from(values["data"][key], run_dir)
     parsed["output"] = str(run_dir)
@@ -163,7 +163,7 @@ def _flat(values: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
 
 # Where a run's files are may change (a run folder moved with its data); the
 # data's content is checked by sha256 instead.
-_LOCATION_KEYS = ("output", "data.train", "data.test")
+_LOCATION_KEYS = ("output", "data.train", "data.val", "data.test")
 
 
 def config_changes(before: Dict[str, Any], after: Dict[str, Any]) -> List[str]:
@@ -191,7 +191,11 @@ def relocatable(config: RunConfig, run_dir) -> RunConfig:
     data = config.data
     paths = {
         key: path_relative_to(value, run_dir)
-        for key, value in (("train", data.train), ("test", data.test))
+        for key, value in (
+            ("train", data.train),
+            ("val", data.val),
+            ("test", data.test),
+        )
         if value
     }
     return replace(config, data=replace(data, **paths), output=".")

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 from ase.data import chemical_symbols
 
-from mlpot.data import Frames, read_frames, split_indices
+from mlpot.data import Frames, concatenate, read_frames, split_indices
 from mlpot.data.checks import check_duplicate_labels
 from mlpot.data.files import sha256sum
 from mlpot.data.splits import geometry_keys
@@ -21,13 +21,14 @@ class RunData:
     Attributes
     ----------
     train, val : Frames
-        Training and validation frames, cut from the ``data.train`` file.
+        Training and validation frames, cut from the ``data.train`` file (the
+        validation frames are those of ``data.val`` when it is given).
     test : Frames or None
         Frames of the ``data.test`` file.
     split : dict
         ``"train"`` and ``"val"`` frame ids (lists of int) in the training file.
     provenance : dict
-        JSON-able description of each file read (``"train"``, ``"test"``):
+        JSON-able description of each file read (``"train"``, ``"val"``, ``"test"``):
         path, sha256, format, source units, level of theory, frame count.
     """
 
@@ -70,20 +71,34 @@ def load_run_data(config: DataConfig, seed: int, need_forces: bool = True) -> Ru
     )
     frames = read_frames(config.train, **options)
     test = read_frames(config.test, **options) if config.test else None
+    val_file = read_frames(config.val, **options) if config.val else None
     _require_labels(frames, config.train, need_forces)
     check_duplicate_labels(frames, config.train)
     if test is not None:
         _require_labels(test, config.test, need_forces)
+    held_out = test
+    if val_file is not None:
+        _require_labels(val_file, config.val, need_forces=False)
+        held_out = concatenate(
+            [_geometries(part) for part in (test, val_file) if part is not None]
+        )
+    n_val = 0 if val_file is not None else config.n_val
     n_train = config.n_train
     if n_train is None:
-        n_train = _count_not_held_out(frames, test) - config.n_val
+        n_train = _count_not_held_out(frames, held_out) - n_val
         if n_train < 1:
+            after = (
+                f"those whose geometry is in {config.val}"
+                if val_file is not None
+                else f"{config.n_val} validation frames; lower data.n_val"
+            )
             raise ValueError(
                 f"{config.train} has {len(frames)} frames, which leaves none for "
-                f"training after {config.n_val} validation frames; lower data.n_val"
+                f"training after {after}"
             )
-    indices = split_indices(frames, n_train, config.n_val, 0, seed=seed, held_out=test)
-    train, val = frames.subset(indices["train"]), frames.subset(indices["val"])
+    indices = split_indices(frames, n_train, n_val, 0, seed=seed, held_out=held_out)
+    train = frames.subset(indices["train"])
+    val = val_file if val_file is not None else frames.subset(indices["val"])
     data = RunData(
         train=train,
         val=val,
@@ -91,12 +106,24 @@ def load_run_data(config: DataConfig, seed: int, need_forces: bool = True) -> Ru
         split={"train": train.frame_ids.tolist(), "val": val.frame_ids.tolist()},
         provenance={
             "train": describe_source(frames, config.train),
+            "val": None if val_file is None else describe_source(val_file, config.val),
             "test": None if test is None else describe_source(test, config.test),
         },
     )
     if test is not None:
         _check_test_species(data, config.test)
     return data
+
+
+def _geometries(frames: Frames) -> Frames:
+    """The structures of ``frames`` without labels (files that differ in them join)."""
+    return Frames(
+        positions=frames.positions,
+        numbers=frames.numbers,
+        n_atoms=frames.n_atoms,
+        cell=frames.cell,
+        pbc=frames.pbc,
+    )
 
 
 def _require_labels(frames: Frames, path, need_forces: bool = True) -> None:

@@ -198,6 +198,15 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     settings = config.train
     dtype = TORCH_DTYPES[settings.dtype]
     data = load_run_data(config.data, settings.seed, settings.forces_weight > 0)
+    needs_forces = settings.monitor == "forces_mae" or (
+        settings.monitor == "loss" and settings.forces_weight > 0
+    )
+    if data.val.forces is None and needs_forces:
+        raise ValueError(
+            f"the validation frames ({config.data.val or config.data.train}) have no "
+            f"forces, so train.monitor: {settings.monitor} cannot be measured; set "
+            "train.monitor: energy_mae"
+        )
     model_settings = dict(config.model)
     r_max = model_settings.get("r_max", ModelConfig.r_max)
     train_graphs = labelled_graphs(data.train, r_max, dtype)
@@ -321,6 +330,7 @@ def _resolved(config: RunConfig, model_config: ModelConfig, run_dir: Path) -> Ru
         data=replace(
             data,
             train=str(Path(data.train).resolve()),
+            val=str(Path(data.val).resolve()) if data.val else None,
             test=str(Path(data.test).resolve()) if data.test else None,
         ),
         model=model_config.to_dict(),

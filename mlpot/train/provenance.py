@@ -84,7 +84,7 @@ def _portable(config: Dict[str, Any]) -> Dict[str, Any]:
     Checkpoints are shared, so they should not record this machine's folders.
     """
     data = dict(config["data"])
-    for key in ("train", "test"):
+    for key in ("train", "val", "test"):
         if data.get(key):
             data[key] = os.path.relpath(data[key])
     return {**config, "data": data, "output": os.path.relpath(config["output"])}
