@@ -16,20 +16,24 @@ DATA = Path(__file__).parent / "data"
 RMD17 = DATA / "rmd17_ethanol_train_01_subset.npz"
 
 
-@pytest.fixture(scope="module")
-def ref_keyed_xyz(tmp_path_factory):
-    """The rMD17 test frames in eV, labels under REF_energy and REF_forces."""
+def write_ref_keyed(path, with_forces=True):
+    """The rMD17 frames in eV under REF_energy (and REF_forces) in extended XYZ."""
     frames = read_frames(RMD17)
     images = []
     for k in range(len(frames)):
         atoms = frames.to_atoms(k)
         atoms.info["REF_energy"] = float(frames.energy[k])
-        atoms.arrays["REF_forces"] = frames.forces[frames.atom_slice(k)].copy()
+        if with_forces:
+            atoms.arrays["REF_forces"] = frames.forces[frames.atom_slice(k)].copy()
         atoms.calc = None
         images.append(atoms)
-    path = tmp_path_factory.mktemp("own") / "ethanol_ref.xyz"
     write(path, images, format="extxyz")
     return path
+
+
+@pytest.fixture(scope="module")
+def ref_keyed_xyz(tmp_path_factory):
+    return write_ref_keyed(tmp_path_factory.mktemp("own") / "ethanol_ref.xyz")
 
 
 def test_label_keys_are_read(ref_keyed_xyz):
@@ -146,17 +150,9 @@ def test_e0s_must_cover_every_element(ref_keyed_xyz, tmp_path):
 
 @pytest.fixture(scope="module")
 def energy_only_xyz(tmp_path_factory):
-    """The rMD17 frames with energies only (eV), as a scan or path file has them."""
-    frames = read_frames(RMD17)
-    images = []
-    for k in range(len(frames)):
-        atoms = frames.to_atoms(k)
-        atoms.info["REF_energy"] = float(frames.energy[k])
-        atoms.calc = None
-        images.append(atoms)
+    """Energies only, as a scan or reaction-path file has them."""
     path = tmp_path_factory.mktemp("energy-only") / "scan.xyz"
-    write(path, images, format="extxyz")
-    return path
+    return write_ref_keyed(path, with_forces=False)
 
 
 def test_energy_only_files_are_read_and_stored(energy_only_xyz, tmp_path):
