@@ -87,3 +87,36 @@ def test_average_state_round_trip():
         restored.model.parameters(), average.model.parameters(), strict=True
     ):
         assert torch.equal(mine, theirs)
+
+
+def test_budget_cosine_follows_the_budget_and_warms_up():
+    from mlpot.train.config import TrainConfig
+    from mlpot.train.optim import budget_cosine_lr
+
+    config = TrainConfig(
+        lr=1e-2, min_lr=1e-4, scheduler="budget_cosine", warmup_epochs=4
+    )
+    assert budget_cosine_lr(config, 0.0, 10) == pytest.approx(1e-2)
+    assert budget_cosine_lr(config, 0.5, 10) == pytest.approx(0.5 * (1e-2 + 1e-4))
+    assert budget_cosine_lr(config, 1.0, 10) == pytest.approx(1e-4)
+    assert budget_cosine_lr(config, 1.7, 10) == pytest.approx(1e-4)
+    warm = [budget_cosine_lr(config, 0.0, epoch) for epoch in range(5)]
+    assert warm == pytest.approx([2e-3, 4e-3, 6e-3, 8e-3, 1e-2])
+
+
+def test_a_budget_cosine_run_ends_at_min_lr(tmp_path):
+    import csv
+
+    from test_train_loop import tiny_run
+
+    from mlpot.train import fit
+
+    run_dir = tmp_path / "run"
+    fit(tiny_run(run_dir, max_epochs=5, scheduler="budget_cosine", min_lr=1e-4))
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rates = [float(row["lr"]) for row in csv.DictReader(handle)]
+    # The rate of epoch k is set from the share spent before it, k / 5.
+    expected = [
+        1e-4 + (0.01 - 1e-4) * 0.5 * (1 + math.cos(math.pi * k / 5)) for k in range(5)
+    ]
+    assert rates == pytest.approx(expected)

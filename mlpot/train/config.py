@@ -125,8 +125,14 @@ class TrainConfig:
         Weight decay of the optimiser.
     scheduler : str
         ``"plateau"`` (reduce the learning rate when the monitored validation
-        error stalls) or ``"cosine"`` (cosine decay from ``lr`` to ``min_lr``
-        over ``max_epochs``).
+        error stalls), ``"cosine"`` (cosine decay from ``lr`` to ``min_lr``
+        over ``max_epochs``) or ``"budget_cosine"`` (cosine decay from ``lr``
+        to ``min_lr`` over the run's budget: the share of ``max_epochs`` or of
+        ``max_time`` spent, whichever is larger, so that a time-limited run
+        ends at ``min_lr`` when its time ends).
+    warmup_epochs : int
+        ``budget_cosine`` only: the rate rises linearly to ``lr`` over this
+        many first epochs.
     plateau_patience : int
         Validations without improvement before the plateau schedule reduces the rate.
     plateau_factor : float
@@ -166,6 +172,7 @@ class TrainConfig:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     scheduler: str = "plateau"
+    warmup_epochs: int = 0
     plateau_patience: int = 10
     plateau_factor: float = 0.8
     min_lr: float = 1e-6
@@ -188,6 +195,7 @@ class TrainConfig:
             ("energy_weight", self.energy_weight >= 0, ">= 0"),
             ("forces_weight", self.forces_weight >= 0, ">= 0"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"),
             (
                 "max_time",
                 self.max_time is None or self.max_time > 0,
@@ -211,7 +219,7 @@ class TrainConfig:
             ("dtype", ("float64", "float32")),
             ("budget_clock", BUDGET_CLOCKS),
             ("optimizer", ("adam", "adamw")),
-            ("scheduler", ("plateau", "cosine")),
+            ("scheduler", ("plateau", "cosine", "budget_cosine")),
             ("monitor", MONITORS),
         ):
             rules.append((name, getattr(self, name) in choices, f"one of {choices}"))

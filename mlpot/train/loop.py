@@ -58,6 +58,7 @@ from mlpot.train.evaluation import evaluate
 from mlpot.train.losses import loss_from_errors
 from mlpot.train.normalisation import fit_normalisation
 from mlpot.train.optim import (
+    budget_cosine_lr,
     continue_schedule,
     make_optimizer,
     make_scheduler,
@@ -434,6 +435,12 @@ def _epoch(run: _Run) -> Dict[str, float]:
     """Train one epoch, validate, record it and save checkpoints and state."""
     settings, progress = run.settings, run.progress
     started, cpu_started = time.perf_counter(), time.process_time()
+    if settings.scheduler == "budget_cosine":
+        rate = budget_cosine_lr(
+            settings, budget_fraction(progress, settings), progress.epoch
+        )
+        for group in run.optimizer.param_groups:
+            group["lr"] = rate
     lr = run.optimizer.param_groups[0]["lr"]
     batches = epoch_batches(
         run.train_graphs,

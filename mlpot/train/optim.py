@@ -29,8 +29,11 @@ def make_scheduler(
     ``"cosine"`` decays it from ``lr`` at epoch 0 to ``min_lr`` at
     ``max_epochs`` along half a cosine; the schedule is a function of the epoch
     and ``max_epochs``, so resuming with a larger ``max_epochs`` stretches the
-    rest of it.
+    rest of it. ``"budget_cosine"`` is set before each epoch by
+    :func:`budget_cosine_lr` (the returned schedule leaves the rate alone).
     """
+    if config.scheduler == "budget_cosine":
+        return LambdaLR(optimizer, lambda epoch: 1.0)
     if config.scheduler == "plateau":
         return ReduceLROnPlateau(
             optimizer,
@@ -46,6 +49,27 @@ def make_scheduler(
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return LambdaLR(optimizer, cosine_factor)
+
+
+def budget_cosine_lr(config: TrainConfig, fraction: float, epoch: int) -> float:
+    """The ``budget_cosine`` learning rate for the next epoch.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        ``lr``, ``min_lr`` and ``warmup_epochs``.
+    fraction : float
+        Share of the run's budget spent so far, in [0, 1]
+        (:func:`mlpot.train.loop.budget_fraction`).
+    epoch : int
+        Epochs completed.
+    """
+    cosine = config.min_lr + (config.lr - config.min_lr) * 0.5 * (
+        1.0 + math.cos(math.pi * min(max(fraction, 0.0), 1.0))
+    )
+    if epoch < config.warmup_epochs:
+        cosine *= (epoch + 1) / (config.warmup_epochs + 1)
+    return cosine
 
 
 def step_scheduler(scheduler: LRScheduler, monitored: float) -> None:
