@@ -10,6 +10,7 @@ from ase.data import chemical_symbols
 from mlpot.data import Frames, concatenate, read_frames, split_indices
 from mlpot.data.checks import check_duplicate_labels
 from mlpot.data.files import sha256sum
+from mlpot.data.readers import detect_format
 from mlpot.data.splits import geometry_keys
 from mlpot.train.config import DataConfig
 
@@ -174,7 +175,11 @@ def describe_source(frames: Frames, path) -> Dict[str, Any]:
         for a store converted from another file, that file's ``source_sha256``.
     """
     attrs = frames.attrs
-    sha256 = sha256sum(path)
+    # read_frames records the sha256 of the file it read, except for stores,
+    # whose source_sha256 is that of the file they were converted from.
+    is_store = detect_format(path) == "hdf5"
+    sha256 = attrs.get("source_sha256") if not is_store else None
+    sha256 = sha256 or sha256sum(path)
     origin = attrs.get("source_sha256")
     return {
         "path": os.path.relpath(path),
