@@ -10,6 +10,7 @@ Examples
 """
 
 import argparse
+import json
 import sys
 from typing import List, Optional
 
@@ -105,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_summary(best) -> None:
+    if best.is_dir():  # a committee: one summary per member
+        from mlpot.model.committee import COMMITTEE_FILE
+
+        members = json.loads((best / COMMITTEE_FILE).read_text())["members"]
+        print(f"committee of {len(members)} members: {best}")
+        for member in members:
+            _print_summary(best / member)
+        return
     metadata = read_checkpoint(best)["metadata"]
     print(
         f"best checkpoint: {best} (epoch {metadata['best_epoch']} of "

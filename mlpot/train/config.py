@@ -114,6 +114,15 @@ class TrainConfig:
         so runs with a ``"cpu"`` budget compare with each other.
     seed : int
         Seeds the split, the model initialisation and the per-epoch shuffles.
+    committee_size : int
+        Train this many members of the recipe into one run directory
+        (``member-0``, ``member-1``, ...; resumable member by member), which
+        then opens as a committee (``mlpot.load_calculator(RUN_DIR)``).
+    committee_member : int
+        This run's index in a committee: offsets the seed of the
+        initialisation and the shuffles, not of the split, so that all
+        members share their training and validation frames. Set by
+        ``committee_size``.
     energy_weight, forces_weight : float
         Weights of the per-atom energy and the force-component squared errors
         in the loss (both divided by ``energy_scale**2``).
@@ -166,6 +175,8 @@ class TrainConfig:
     max_time: Optional[float] = None
     budget_clock: str = "wall"
     seed: int = 0
+    committee_size: int = 1
+    committee_member: int = 0
     energy_weight: float = 1.0
     forces_weight: float = 100.0
     dtype: str = "float64"
@@ -190,6 +201,8 @@ class TrainConfig:
         ]
         rules += [
             ("seed", 0 <= self.seed < 2**32, "an integer in [0, 2**32)"),
+            ("committee_size", self.committee_size >= 1, "at least 1"),
+            ("committee_member", self.committee_member >= 0, ">= 0"),
             ("lr", self.lr > 0, "positive"),
             ("min_lr", 0 < self.min_lr <= self.lr, "positive and at most train.lr"),
             ("energy_weight", self.energy_weight >= 0, ">= 0"),

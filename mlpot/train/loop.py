@@ -120,8 +120,13 @@ def fit(
     Path
         ``RUN_DIR/best.ckpt``: the averaged weights with the lowest validation
         ``train.monitor``, with data provenance, split and final validation
-        (and test) errors in its metadata.
+        (and test) errors in its metadata; for ``train.committee_size`` > 1
+        the committee's folder (see :mod:`mlpot.train.committee`).
     """
+    if config.train.committee_size > 1:
+        from mlpot.train.committee import fit_committee
+
+        return fit_committee(config, resume, command)
     reuse_large_allocations()
     workers = start_workers()
     run_dir = Path(config.output)
@@ -217,7 +222,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     if workers.is_main:
         write_config(as_written, run_dir / CONFIG_FILE)
 
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.seed + settings.committee_member)
     model = build_model(model_config).to(dtype)
     e0s, e0s_record = resolve_e0s(
         config.data.E0s,
@@ -445,7 +450,7 @@ def _epoch(run: _Run) -> Dict[str, float]:
     batches = epoch_batches(
         run.train_graphs,
         settings.batch_size,
-        settings.seed,
+        settings.seed + settings.committee_member,
         progress.epoch,
         run.workers,
         augment_rotations=settings.augment_rotations,
