@@ -33,7 +33,9 @@ def main() -> None:
         start = time.perf_counter()
         far.get_forces()
         seconds = time.perf_counter() - start
-        print(f"| {distance:g} Å | {seconds * 1e3:.1f} ms | {peak_mb() - before:.1f} MB |")
+        print(
+            f"| {distance:g} Å | {seconds * 1e3:.1f} ms | {peak_mb() - before:.1f} MB |"
+        )
 
 
 if __name__ == "__main__":

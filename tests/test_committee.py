@@ -146,3 +146,24 @@ def test_spread_warning_of_the_calculator(ethanol):
     )
     with pytest.warns(OutOfDomainWarning, match="members disagree"):
         ethanol.get_forces()
+
+
+def test_spread_and_error_per_atom_of_labelled_frames():
+    from pathlib import Path
+
+    from mlpot.analysis.calibration import spread_and_error
+    from mlpot.data import read_frames
+
+    frames = read_frames(
+        Path(__file__).parent / "data" / "rmd17_ethanol_test_01_subset.npz"
+    )
+    calculator = CommitteeCalculator(Committee(members()))
+    spread, error = spread_and_error(calculator, frames, [0, 3])
+    assert spread.shape == error.shape == (18,)
+    atoms = frames.to_atoms(3)
+    atoms.calc = calculator
+    expected = np.linalg.norm(
+        atoms.get_forces() - frames.forces[frames.atom_slice(3)], axis=1
+    )
+    np.testing.assert_allclose(error[9:], expected, atol=1e-12)
+    assert (spread > 0).all()

@@ -1,0 +1,116 @@
+"""How well a committee's spread predicts its error: rank correlation and calibration.
+
+For each atom of each frame, a committee predicts a force spread σ (the norm
+of its per-component standard deviations over members, eV/Å) and makes a
+force error ε = |F_mean − F_ref| (eV/Å). A useful spread orders the errors
+(Spearman rank correlation between σ and ε) and, after one scale factor
+fitted on validation frames, matches their size: in bins of σ, the RMS of ε
+follows s·σ (a calibration curve on the diagonal).
+"""
+
+from typing import Dict, Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+
+def rank_correlation(spread, error) -> float:
+    """Spearman rank correlation between predicted spread and true error."""
+    spread, error = np.ravel(spread), np.ravel(error)
+    if len(spread) < 3 or np.ptp(spread) == 0 or np.ptp(error) == 0:
+        return float("nan")
+    return float(spearmanr(spread, error).statistic)
+
+
+def calibration_scale(spread, error) -> float:
+    """The factor s that makes s·σ a calibrated error estimate on these data.
+
+    The least-squares fit of ε² ≈ (s·σ)², i.e. s² = Σσ²ε² / Σσ⁴: with
+    per-component errors of standard deviation s times the members' per
+    component, E[ε²] = s²σ². Fit it on validation frames.
+    """
+    spread, error = np.ravel(spread), np.ravel(error)
+    denominator = float(np.sum(spread**4))
+    if denominator == 0:
+        raise ValueError("the spread is zero everywhere; the members are identical")
+    return float(np.sqrt(np.sum(spread**2 * error**2) / denominator))
+
+
+def calibration_curve(spread, error, bins: int = 10) -> Dict[str, list]:
+    """RMS error against mean spread, in bins of equal count of spread.
+
+    Returns
+    -------
+    dict
+        ``spread`` (mean σ per bin), ``rms_error`` (RMS ε per bin) and
+        ``count`` (points per bin), lists of length ``bins`` at most.
+    """
+    spread, error = np.ravel(spread), np.ravel(error)
+    order = np.argsort(spread)
+    curve = {"spread": [], "rms_error": [], "count": []}
+    for chunk in np.array_split(order, min(bins, len(order))):
+        if len(chunk):
+            curve["spread"].append(float(spread[chunk].mean()))
+            curve["rms_error"].append(float(np.sqrt(np.mean(error[chunk] ** 2))))
+            curve["count"].append(int(len(chunk)))
+    return curve
+
+
+def calibration_figure(path, sets: Dict[str, Dict[str, list]], scale: float = 1.0):
+    """Calibration curves of several frame sets, with the diagonal, as a PNG.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output image.
+    sets : dict
+        Name of a frame set → :func:`calibration_curve`.
+    scale : float
+        The calibration factor applied to the spread axis.
+    """
+    from matplotlib.figure import Figure
+
+    from mlpot.fileio import atomic_path
+
+    figure = Figure(figsize=(5, 4.5), layout="constrained")
+    axis = figure.subplots()
+    largest = 0.0
+    for name, curve in sets.items():
+        x = scale * np.asarray(curve["spread"])
+        axis.plot(x, curve["rms_error"], "o-", label=name)
+        largest = max(largest, x.max(initial=0), max(curve["rms_error"], default=0))
+    axis.plot([0, largest], [0, largest], color="grey", linewidth=0.8)
+    axis.set_xlabel(f"predicted force spread × {scale:.3g} (eV/Å)")
+    axis.set_ylabel("RMS force error (eV/Å)")
+    axis.legend()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=150)
+    return path
+
+
+def spread_and_error(calculator, frames, indices: Sequence[int] = None):
+    """Per-atom force spread and error of a committee on labelled frames.
+
+    Parameters
+    ----------
+    calculator : mlpot.calculator.CommitteeCalculator
+    frames : mlpot.data.Frames
+        With forces (eV/Å).
+    indices : sequence of int, optional
+        Frames to use; default all.
+
+    Returns
+    -------
+    spread, error : ndarray, shape (atoms,)
+        σ and ε in eV/Å for every atom of the frames used.
+    """
+    indices = range(len(frames)) if indices is None else indices
+    spreads, errors = [], []
+    for k in indices:
+        atoms = frames.to_atoms(int(k))
+        reference = frames.forces[frames.atom_slice(int(k))]
+        atoms.calc = calculator
+        forces = atoms.get_forces()
+        spreads.append(calculator.results["forces_std"])
+        errors.append(np.linalg.norm(forces - reference, axis=1))
+    return np.concatenate(spreads), np.concatenate(errors)

@@ -1,0 +1,44 @@
+"""Calibration of a committee's spread, on synthetic errors with a known answer."""
+
+import numpy as np
+import pytest
+
+from mlpot.analysis.calibration import (
+    calibration_curve,
+    calibration_figure,
+    calibration_scale,
+    rank_correlation,
+)
+
+
+@pytest.fixture
+def synthetic():
+    """Errors whose size is 2σ on average: |N(0, (2σ)²)| per point."""
+    rng = np.random.default_rng(0)
+    spread = rng.uniform(0.01, 1.0, 20000)
+    error = np.abs(rng.normal(0.0, 2.0 * spread))
+    return spread, error
+
+
+def test_rank_correlation_sees_informative_and_useless_spreads(synthetic):
+    spread, error = synthetic
+    assert rank_correlation(spread, error) > 0.5
+    shuffled = np.random.default_rng(1).permutation(spread)
+    assert abs(rank_correlation(shuffled, error)) < 0.05
+
+
+def test_scale_and_curve_recover_the_factor(synthetic, tmp_path):
+    spread, error = synthetic
+    scale = calibration_scale(spread, error)
+    assert scale == pytest.approx(2.0, rel=0.05)
+    curve = calibration_curve(scale * spread, error, bins=8)
+    ratio = np.array(curve["rms_error"]) / np.array(curve["spread"])
+    np.testing.assert_allclose(ratio, 1.0, atol=0.15)
+    assert sum(curve["count"]) == len(spread)
+    path = calibration_figure(tmp_path / "calibration.png", {"test": curve})
+    assert path.stat().st_size > 0
+
+
+def test_identical_members_cannot_be_calibrated():
+    with pytest.raises(ValueError, match="identical"):
+        calibration_scale(np.zeros(5), np.ones(5))
