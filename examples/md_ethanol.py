@@ -1,10 +1,13 @@
 """Molecular dynamics of ethanol with a shipped mlpot model, in plain ASE.
 
 Runs Langevin MD with the equivariant ethanol model, prints the energies as it
-goes and, at the end, the statistics of every kind of covalent bond.
+goes and, at the end, the statistics of every kind of covalent bond. With a
+committee (``--model`` naming a committee folder) it also prints the largest
+force spread of the members and stops when it passes ``--max-spread``.
 
     python examples/md_ethanol.py                      # 1 ps at 300 K
     python examples/md_ethanol.py --ps 5 --temperature 500 --trajectory md.traj
+    python examples/md_ethanol.py --model runs/ethanol-committee --max-spread 0.5
 """
 
 import argparse
@@ -14,8 +17,9 @@ from ase.build import molecule
 from ase.io import Trajectory
 
 from mlpot import load_calculator, pretrained
+from mlpot.calculator import CommitteeCalculator
 from mlpot.geometry.internal import bond_lengths, bonded_pairs, group_by_elements
-from mlpot.md import langevin
+from mlpot.md import SpreadExceeded, SpreadGuard, langevin
 
 
 def main():
@@ -28,12 +32,19 @@ def main():
     parser.add_argument("--timestep", type=float, default=0.5, help="fs")
     parser.add_argument("--trajectory", help="write the frames to this .traj file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-spread",
+        type=float,
+        default=1.0,
+        help="committees: stop when a force spread passes this (eV/Å)",
+    )
     args = parser.parse_args()
 
     atoms = molecule("CH3CH2OH")
     atoms.calc = (
         load_calculator(args.model) if args.model else pretrained("ethanol-equivariant")
     )
+    committee = isinstance(atoms.calc, CommitteeCalculator)
     rng = np.random.default_rng(args.seed)
     dynamics = langevin(atoms, args.temperature, args.timestep, rng=rng)
     pairs = bonded_pairs(atoms)
@@ -46,18 +57,28 @@ def main():
         if dynamics.nsteps % report_every == 0:
             epot = atoms.get_potential_energy()
             ekin = atoms.get_kinetic_energy()
+            spread = (
+                f" {atoms.calc.results['max_forces_std']:12.4f}" if committee else ""
+            )
             print(
                 f"{dynamics.nsteps * args.timestep / 1000:8.2f} {epot:14.4f} "
                 f"{ekin:10.4f} {epot + ekin:14.4f} {atoms.get_temperature():8.1f}"
+                + spread
             )
 
     header = ("t (ps)", "E_pot (eV)", "E_kin (eV)", "E_tot (eV)", "T (K)")
     widths = (8, 14, 10, 14, 8)
+    if committee:
+        header, widths = header + ("spread (eV/Å)",), widths + (12,)
+        dynamics.attach(SpreadGuard(atoms, args.max_spread), interval=1)
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     dynamics.attach(report, interval=1)
     if args.trajectory:
         dynamics.attach(Trajectory(args.trajectory, "w", atoms).write, interval=10)
-    dynamics.run(steps)
+    try:
+        dynamics.run(steps)
+    except SpreadExceeded as stop:
+        print(f"stopped: {stop}")
 
     lengths = group_by_elements(
         bond_lengths(np.array(frames), pairs), pairs, atoms.numbers
