@@ -270,3 +270,17 @@ def test_duplicates_with_conflicting_labels_are_refused(tmp_path):
     config = tiny_run(tmp_path / "run", train_file=tmp_path / "dup.h5")
     with pytest.raises(ValueError, match="1 frame.*repeat the geometry.*4/20"):
         fit(config)
+
+
+def test_settings_added_by_a_newer_mlpot_do_not_block_a_resume():
+    from mlpot.train.config_files import config_changes
+
+    before = {"train": {"lr": 0.01}, "model": {"name": "equivariant"}}
+    after = {
+        "train": {"lr": 0.01, "warmup_epochs": 0},
+        "model": {"name": "equivariant"},
+    }
+    assert config_changes(before, after) == []
+    assert config_changes(before, {**after, "train": {"lr": 0.02}}) == [
+        "train.lr: 0.01 → 0.02"
+    ]

@@ -170,14 +170,15 @@ def config_changes(before: Dict[str, Any], after: Dict[str, Any]) -> List[str]:
     """Settings that differ between two config dicts, as ``key: old → new``.
 
     Keys that may change on resume (:data:`RESUME_OVERRIDES`) and the data and
-    output locations are not compared.
+    output locations are not compared, nor keys that ``before`` does not have
+    (settings added by a newer mlpot, at their defaults).
     """
     old, new = _flat(before), _flat(after)
     ignored = set(RESUME_OVERRIDES) | set(_LOCATION_KEYS)
     return [
-        f"{key}: {old.get(key)!r} → {new.get(key)!r}"
-        for key in sorted(set(old) | set(new))
-        if key not in ignored and old.get(key) != new.get(key)
+        f"{key}: {old[key]!r} → {new.get(key)!r}"
+        for key in sorted(old)
+        if key not in ignored and old[key] != new.get(key)
     ]
 
 
