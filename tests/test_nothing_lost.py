@@ -16,6 +16,7 @@ from mlpot.cli.data import main as data_main
 from mlpot.data import read_frames, read_store
 from mlpot.dtypes import as_torch_dtype
 from mlpot.fileio import LockHeldError, atomic_path, exclusive_lock
+from mlpot.model.io import read_checkpoint
 from mlpot.train import fit, load_resume_config
 
 DATA = Path(__file__).parent / "data"
@@ -40,6 +41,15 @@ def test_resume_without_state_refuses_and_keeps_checkpoints(two_epoch_run, tmp_p
         fit(load_resume_config(run_dir, []), resume=True)
     for name, content in before.items():
         assert (run_dir / name).read_bytes() == content, name
+
+
+def test_resume_of_a_run_killed_in_its_first_epochs_records_starts_it(tmp_path):
+    # Killed after best.ckpt and the metrics row of epoch 1, before last.state.
+    run_dir = tmp_path / "run"
+    fit(tiny_run(run_dir, max_epochs=1))
+    (run_dir / "last.state").unlink()
+    best = fit(load_resume_config(run_dir, ["train.max_epochs=2"]), resume=True)
+    assert read_checkpoint(best)["metadata"]["epochs_run"] == 2
 
 
 def test_resume_of_a_run_killed_before_its_first_epoch_starts_it(tmp_path):

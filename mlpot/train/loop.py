@@ -29,7 +29,7 @@ from mlpot.graph import AtomicGraph
 from mlpot.memory import reuse_large_allocations
 from mlpot.model import ModelConfig, build_model
 from mlpot.model.base import Potential
-from mlpot.model.io import load_model
+from mlpot.model.io import CheckpointError, load_model, read_checkpoint
 from mlpot.train.batches import (
     average_num_neighbours,
     epoch_batches,
@@ -170,9 +170,9 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
     FileExistsError
         A new run (``resume=False``) into a directory that holds a run.
     FileNotFoundError
-        ``resume`` of a directory whose ``last.state`` is missing while
-        checkpoints or metrics of completed epochs are there: starting again
-        would overwrite them.
+        ``resume`` of a directory whose ``last.state`` is missing while its
+        checkpoints or metrics record more than one completed epoch: starting
+        again would overwrite them.
     """
     if not resume:
         if (run_dir / CONFIG_FILE).exists():
@@ -183,21 +183,35 @@ def _check_run_dir(run_dir: Path, resume: bool) -> None:
         return
     if (run_dir / STATE_FILE).is_file():
         return
-    done = [
-        name
-        for name in (BEST_CHECKPOINT, LAST_CHECKPOINT)
-        if (run_dir / name).is_file()
-    ]
-    metrics = run_dir / METRICS_FILE
-    if metrics.is_file() and len(metrics.read_text().splitlines()) > 1:
-        done.append(METRICS_FILE)  # rows of completed epochs, not just the header
-    if done:
+    # The state is written every epoch, after best.ckpt and the metrics row; a
+    # run killed in between in its first epoch has them without a state, and
+    # starts again. More than one epoch's records mean the state was lost.
+    epochs = _epochs_recorded(run_dir)
+    if epochs > 1:
         raise FileNotFoundError(
             f"'{run_dir / STATE_FILE}' is missing, so the run in '{run_dir}' cannot "
-            f"continue; resuming would start it again and overwrite "
-            f"{', '.join(done)}. Restore {STATE_FILE} (e.g. from a backup), or start "
-            "a new run in another output directory"
+            f"continue; its records show {epochs} completed epochs, and resuming "
+            "would start it again over its checkpoints and metrics. Restore "
+            f"{STATE_FILE} (e.g. from a backup), or start a new run in another "
+            "output directory"
         )
+
+
+def _epochs_recorded(run_dir: Path) -> int:
+    """Completed epochs that a run's metrics table and checkpoints record."""
+    counts = [0]
+    metrics = run_dir / METRICS_FILE
+    if metrics.is_file():
+        counts.append(len(metrics.read_text().splitlines()) - 1)
+    for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
+        if (run_dir / name).is_file():
+            try:
+                counts.append(
+                    int(read_checkpoint(run_dir / name)["metadata"]["epochs_run"])
+                )
+            except (CheckpointError, KeyError, TypeError, ValueError):
+                counts.append(2)  # unreadable: do not write over it
+    return max(counts)
 
 
 def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> _Run:
