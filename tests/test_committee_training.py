@@ -40,3 +40,22 @@ def test_a_committee_trains_opens_and_resumes(tmp_path):
     assert (run_dir / "member-0" / "last.state").read_bytes() != kept
     with pytest.raises(FileExistsError, match="already holds a run"):
         fit(tiny_run(run_dir, max_epochs=1, committee_size=3))
+
+
+def test_mlpot_eval_scores_a_committee_as_its_mean(tmp_path, capsys):
+    from pathlib import Path
+
+    from mlpot.cli.evaluate import main as eval_main
+    from mlpot.train.report import evaluate_file
+
+    run_dir = fit(tiny_run(tmp_path / "committee", max_epochs=1, committee_size=2))
+    test = Path(__file__).parent / "data" / "rmd17_ethanol_test_01_subset.npz"
+    report = evaluate_file(run_dir, test)
+    members = [
+        evaluate_file(run_dir / f"member-{k}" / "best.ckpt", test) for k in range(2)
+    ]
+    mean_error = report["metrics"]["energy_mean_error_meV"]
+    expected = sum(m["metrics"]["energy_mean_error_meV"] for m in members) / 2
+    assert mean_error == pytest.approx(expected, rel=1e-9)
+    assert eval_main([str(run_dir), str(test)]) == 0
+    assert "committee" in capsys.readouterr().out

@@ -10,6 +10,7 @@ from mlpot import keys
 from mlpot.data import read_frames
 from mlpot.data.splits import geometry_digests
 from mlpot.fileio import atomic_path
+from mlpot.model.committee import is_committee, load_committee
 from mlpot.model.io import load_model
 from mlpot.train.batches import labelled_graphs
 from mlpot.train.data import describe_source
@@ -33,9 +34,10 @@ def evaluate_file(
 
     Parameters
     ----------
-    model : Potential, str or Path
+    model : Potential, Committee, str or Path
         A loaded model (with its checkpoint's ``metadata``), or the path of a
-        checkpoint written by ``mlpot-train`` or `mlpot.save_model`.
+        checkpoint written by ``mlpot-train`` or `mlpot.save_model`, or of a
+        committee folder (evaluated as the members' mean).
     data : str or Path
         Data file read with `mlpot.data.read_frames`.
     energy_unit, format : str, optional
@@ -75,7 +77,7 @@ def evaluate_file(
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     if isinstance(model, (str, Path)):
         checkpoint = model if checkpoint is None else checkpoint
-        model = load_model(model)
+        model = load_committee(model) if is_committee(model) else load_model(model)
     frames = read_frames(
         data,
         format=format,
