@@ -315,3 +315,19 @@ def test_the_user_path_end_to_end(
         atom = Atoms("O", positions=[[0.0, 0.0, 0.0]])
         atom.calc = calculator
         assert atom.get_potential_energy() == pytest.approx(ISOLATED_EV["O"], abs=1e-9)
+
+
+def test_info_describes_energy_only_and_tagged_files(energy_only_xyz, tmp_path, capsys):
+    from mlpot.cli.data import main as data_main
+
+    assert data_main(["info", str(energy_only_xyz), "--energy-key", "REF_energy"]) == 0
+    assert "energy-only data" in capsys.readouterr().out
+    frames = read_frames(RMD17)
+    images = []
+    for k in range(len(frames)):
+        atoms = frames.to_atoms(k)
+        atoms.info["config_type"] = "md_300K" if k < 5 else "md_600K"
+        images.append(atoms)
+    write(tmp_path / "tagged.xyz", images, format="extxyz")
+    assert data_main(["info", str(tmp_path / "tagged.xyz")]) == 0
+    assert "md_300K x5, md_600K x15" in capsys.readouterr().out

@@ -220,6 +220,13 @@ def _info(args) -> None:
                 f"max |F| {magnitude.max():.4g}",
             )
         )
+    elif frames.forces is None:
+        rows.append(("forces", "none: energy-only data (a scan, a reaction path)"))
+    if frames.config_type is not None:
+        tags = Counter(tag or "(none)" for tag in frames.config_type)
+        rows.append(
+            ("config_type", ", ".join(f"{tag} x{n}" for tag, n in sorted(tags.items())))
+        )
     duplicates = find_duplicates(frames)
     rows.append(
         (
