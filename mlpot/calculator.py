@@ -224,7 +224,9 @@ class MLPotCalculator(Calculator):
         -------
         list of dict
             Per structure: ``energy`` (eV), ``energies`` (N,) eV and
-            ``forces`` (N, 3) eV/Å. The atoms' own calculators are not touched.
+            ``forces`` (N, 3) eV/Å, and for a committee ``energy_std``,
+            ``forces_std`` and ``max_forces_std``. The atoms' own calculators
+            are not touched.
         """
         atoms_list = list(atoms_list)
         if not atoms_list:
@@ -249,12 +251,25 @@ class MLPotCalculator(Calculator):
         forces = np.split(
             out[keys.FORCES].detach().cpu().to(torch.float64).numpy(), splits
         )
-        return [
+        results = [
             {"energy": float(e), "energies": ea, "forces": f}
             for e, ea, f in zip(
                 out[keys.ENERGY].detach().tolist(), energies, forces, strict=True
             )
         ]
+        if "forces_std" in out:  # a committee: the spread of each structure
+            spreads = np.split(
+                out["forces_std"].cpu().to(torch.float64).numpy(), splits
+            )
+            for result, energy_std, spread in zip(
+                results, out["energy_std"].tolist(), spreads, strict=True
+            ):
+                result.update(
+                    energy_std=energy_std,
+                    forces_std=spread,
+                    max_forces_std=float(spread.max()) if spread.size else 0.0,
+                )
+        return results
 
 
 def _same(a, b, tol) -> bool:

@@ -167,3 +167,18 @@ def test_spread_and_error_per_atom_of_labelled_frames():
     )
     np.testing.assert_allclose(error[9:], expected, atol=1e-12)
     assert (spread > 0).all()
+
+
+def test_calculate_many_gives_each_structures_spread(ethanol):
+    calculator = CommitteeCalculator(Committee(members()))
+    water = molecule("H2O")
+    many = calculator.calculate_many([ethanol, water])
+    for atoms, result in zip([ethanol, water], many, strict=True):
+        atoms.calc = calculator
+        atoms.get_forces()
+        assert result["energy_std"] == pytest.approx(
+            calculator.results["energy_std"], abs=1e-9
+        )
+        np.testing.assert_allclose(
+            result["forces_std"], calculator.results["forces_std"], atol=1e-9
+        )
