@@ -10,7 +10,7 @@ from test_train_loop import tiny_run
 from mlpot.calculator import load_calculator
 from mlpot.cli.evaluate import main as eval_main
 from mlpot.data import read_frames
-from mlpot.train import fit
+from mlpot.train import fit, load_resume_config
 
 DATA = Path(__file__).parent / "data"
 RMD17 = DATA / "rmd17_ethanol_train_01_subset.npz"
@@ -130,6 +130,12 @@ def test_isolated_atom_energies_are_a_lone_atoms_energy(
     metadata = read_checkpoint(best)["metadata"]
     assert metadata["E0s"]["eV"] == ISOLATED_EV
     assert metadata["E0s"]["isolated_atoms"]
+    # The run's config holds the energies themselves, not this machine's file.
+    import yaml
+
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert recorded["data"]["E0s"] == ISOLATED_EV
+    fit(load_resume_config(tmp_path / "run", ["train.max_epochs=3"]), resume=True)
     calculator = load_calculator(best)
     assert calculator.model.config.atom_reference
     with warnings.catch_warnings():

@@ -66,7 +66,7 @@ from mlpot.train.optim import (
 )
 from mlpot.train.provenance import data_sha256, run_metadata
 from mlpot.train.records import LOGGER, close_log, open_log
-from mlpot.train.reference_energies import resolve_e0s
+from mlpot.train.reference_energies import portable_e0s, resolve_e0s
 from mlpot.train.state import Progress, restore_training_state
 
 
@@ -217,6 +217,7 @@ def _epochs_recorded(run_dir: Path) -> int:
 def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> _Run:
     settings = config.train
     dtype = TORCH_DTYPES[settings.dtype]
+    e0s_setting = config.data.E0s
     data = load_run_data(config.data, settings.seed, settings.forces_weight > 0)
     needs_forces = settings.monitor == "forces_mae" or (
         settings.monitor == "loss" and settings.forces_weight > 0
@@ -239,7 +240,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
     torch.manual_seed(settings.seed + settings.committee_member)
     model = build_model(model_config).to(dtype)
     e0s, e0s_record = resolve_e0s(
-        config.data.E0s,
+        e0s_setting,
         model_config.species,
         data.train,
         config.data.energy_unit,
@@ -349,6 +350,7 @@ def _resolved(config: RunConfig, model_config: ModelConfig, run_dir: Path) -> Ru
         config,
         data=replace(
             data,
+            E0s=portable_e0s(data.E0s, data.energy_key),
             train=str(Path(data.train).resolve()),
             val=str(Path(data.val).resolve()) if data.val else None,
             test=str(Path(data.test).resolve()) if data.test else None,

@@ -21,6 +21,16 @@ from mlpot.train.normalisation import fit_atomic_energies
 MODES = ("fit", "average")
 
 
+def portable_e0s(setting: Any, energy_key: Optional[str] = None) -> Any:
+    """``data.E0s`` as a run records it: a file of isolated atoms becomes the
+    mapping element → energy it holds, so that the run's config needs no file
+    of this machine; other settings stay as they are."""
+    if isinstance(setting, str) and setting not in MODES:
+        energies = isolated_atom_energies(Path(setting), energy_key)
+        return {chemical_symbols[z]: energy for z, energy in sorted(energies.items())}
+    return setting
+
+
 def resolve_e0s(
     setting: Any,
     species: Sequence[int],
@@ -63,13 +73,10 @@ def resolve_e0s(
         values, source, isolated = np.full(len(species), per_atom), "average", False
     elif isinstance(setting, dict):
         given = {_atomic_number(key): float(value) for key, value in setting.items()}
-        values, source, isolated = (
-            _pick(given, species, "data.E0s") * factor,
-            "mapping",
-            True,
-        )
+        values = _pick(given, species, "data.E0s") * factor
+        source, isolated = "mapping", True
     elif isinstance(setting, str):
-        given = _isolated_atoms_file(Path(setting), energy_key)
+        given = isolated_atom_energies(Path(setting), energy_key)
         values = _pick(given, species, f"the isolated atoms of {setting}") * factor
         source, isolated = Path(setting).name, True
     else:
@@ -108,7 +115,12 @@ def _pick(given: Dict[int, float], species, where: str) -> np.ndarray:
     return np.array([given[z] for z in species], dtype=np.float64)
 
 
-def _isolated_atoms_file(path: Path, energy_key: Optional[str]) -> Dict[int, float]:
+def isolated_atom_energies(path: Path, energy_key: Optional[str]) -> Dict[int, float]:
+    """Energy of each element's isolated atom in a file, in the file's unit.
+
+    Frames of one atom, or with ``config_type=IsolatedAtom``, as MACE reads
+    them; the energy from ``atoms.info[energy_key]`` or ase's result.
+    """
     import ase.io
 
     if not path.is_file():
