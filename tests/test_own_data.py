@@ -250,18 +250,23 @@ def test_evaluating_an_energy_only_scan(energy_only_xyz, tmp_path, capsys):
     assert not any(key.startswith("forces") for key in report["metrics"])
 
 
-def test_errors_are_broken_down_by_config_type(tmp_path, capsys):
-    from mlpot.data import read_store, write_store
-    from mlpot.train.report import evaluate_file
-
+def write_tagged(path, cold_frames):
+    """The rMD17 frames with config_type md_300K for the first ones, md_600K after."""
     frames = read_frames(RMD17)
     images = []
     for k in range(len(frames)):
         atoms = frames.to_atoms(k)
-        atoms.info["config_type"] = "md_300K" if k < 12 else "md_600K"
+        atoms.info["config_type"] = "md_300K" if k < cold_frames else "md_600K"
         images.append(atoms)
-    path = tmp_path / "tagged.xyz"
     write(path, images, format="extxyz")
+    return path
+
+
+def test_errors_are_broken_down_by_config_type(tmp_path, capsys):
+    from mlpot.data import read_store, write_store
+    from mlpot.train.report import evaluate_file
+
+    path = write_tagged(tmp_path / "tagged.xyz", cold_frames=12)
     tagged = read_frames(path)
     assert list(tagged.config_type) == ["md_300K"] * 12 + ["md_600K"] * 8
     store = write_store(tmp_path / "tagged.h5", tagged)
@@ -328,12 +333,5 @@ def test_info_describes_energy_only_and_tagged_files(energy_only_xyz, tmp_path, 
 
     assert data_main(["info", str(energy_only_xyz), "--energy-key", "REF_energy"]) == 0
     assert "energy-only data" in capsys.readouterr().out
-    frames = read_frames(RMD17)
-    images = []
-    for k in range(len(frames)):
-        atoms = frames.to_atoms(k)
-        atoms.info["config_type"] = "md_300K" if k < 5 else "md_600K"
-        images.append(atoms)
-    write(tmp_path / "tagged.xyz", images, format="extxyz")
-    assert data_main(["info", str(tmp_path / "tagged.xyz")]) == 0
+    assert data_main(["info", str(write_tagged(tmp_path / "tagged.xyz", 5))]) == 0
     assert "md_300K x5, md_600K x15" in capsys.readouterr().out
