@@ -39,9 +39,7 @@ def training_domain(frames, min_distance: Optional[float]) -> Dict:
         The smallest interatomic distance among them within the cutoff, in Å
         (None when no two atoms are that close).
     """
-    formulas = {
-        formula(frames.numbers[frames.atom_slice(k)]) for k in range(len(frames))
-    }
+    formulas = {frames.formula(k) for k in range(len(frames))}
     return {
         "min_distance_A": None if min_distance is None else float(min_distance),
         "formulas": sorted(formulas),

@@ -165,11 +165,9 @@ class Frames:
 
     def formula(self, k: int) -> str:
         """Chemical formula of frame ``k`` in Hill order, e.g. ``"C2H6O"``."""
-        from ase.data import chemical_symbols
-        from ase.formula import Formula
+        from mlpot.domain import formula
 
-        symbols = [chemical_symbols[z] for z in self.numbers[self.atom_slice(k)]]
-        return Formula.from_list(symbols).format("hill")
+        return formula(self.numbers[self.atom_slice(k)])
 
 
 def concatenate(parts: Sequence[Frames]) -> Frames:
