@@ -42,14 +42,10 @@ def fit_committee(
     command : sequence of str, optional
         The command line, recorded in the members' checkpoints.
     """
-    from mlpot.train.loop import fit
+    from mlpot.train.loop import check_run_dir, fit
 
     run_dir = Path(config.output)
-    if not resume and (run_dir / CONFIG_FILE).exists():
-        raise FileExistsError(
-            f"'{run_dir}' already holds a run; continue it with "
-            f"`mlpot-train --resume {run_dir}` or choose another output directory"
-        )
+    check_run_dir(run_dir, resume)
     if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(relocatable(_absolute(config), run_dir), run_dir / CONFIG_FILE)

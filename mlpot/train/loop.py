@@ -137,7 +137,7 @@ def fit(
                 exclusive_lock(run_dir / LOCK_FILE, f"the run directory '{run_dir}'")
             )
         workers.barrier()
-        _check_run_dir(run_dir, resume)
+        check_run_dir(run_dir, resume)
         workers.barrier()
         handler = None
         if workers.is_main:
@@ -162,7 +162,7 @@ def fit(
             stop_workers(workers)
 
 
-def _check_run_dir(run_dir: Path, resume: bool) -> None:
+def check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a new run over an old one, and a resume that would start over.
 
     Raises
