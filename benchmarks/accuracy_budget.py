@@ -37,6 +37,8 @@ ONE_THREAD = {
     "OMP_WAIT_POLICY": "PASSIVE",
 }
 CURVE_POINTS = 60
+# the interpreter running this script, so its environment need not be on PATH
+TRAIN_COMMAND = (sys.executable, "-m", "mlpot.cli.train")
 
 
 def main(argv=None) -> int:
@@ -53,9 +55,9 @@ def main(argv=None) -> int:
         "train.early_stopping_patience=null",
     ]
     if (run_dir / "last.state").is_file():
-        command = ["mlpot-train", "--resume", str(run_dir), "--quiet"]
+        command = [*TRAIN_COMMAND, "--resume", str(run_dir), "--quiet"]
     else:
-        command = ["mlpot-train", str(recipe), "--quiet", "--set", f"output={run_dir}"]
+        command = [*TRAIN_COMMAND, str(recipe), "--quiet", "--set", f"output={run_dir}"]
         command += budget + list(args.overrides)
     environment = dict(os.environ, **ONE_THREAD)
     subprocess.run(command, check=True, env=environment)

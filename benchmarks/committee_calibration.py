@@ -5,11 +5,14 @@ frame set, the Spearman rank correlation between predicted per-atom force
 spread and true force error, the calibration curve, and a figure::
 
     python benchmarks/committee_calibration.py runs/ethanol-committee \\
-        --val ../shared/data/md17/rmd17_ethanol_train_01.npz:0:50 \\
         --set test=../shared/data/md17/rmd17_ethanol_test_01.npz:0:200 \\
         --set hot=hot_frames.xyz --json calibration.json --figure calibration.png
 
 A frame set is ``NAME=FILE[:START:STOP]`` (a slice of the file's frames).
+The factor is fitted on the validation frames the members were trained with
+(from their checkpoints), or on ``--val FILE[:START:STOP]``. For each set the
+rank correlation is also given for committees of the first 2, 3, … members,
+which shows whether more members would help.
 """
 
 import argparse
@@ -24,10 +27,15 @@ from mlpot.analysis.calibration import (
     calibration_curve,
     calibration_figure,
     calibration_scale,
+    member_forces,
     rank_correlation,
+    rank_correlation_by_size,
     spread_and_error,
+    spread_and_error_of,
 )
 from mlpot.data import read_frames
+from mlpot.model.committee import COMMITTEE_FILE
+from mlpot.model.io import read_checkpoint
 
 
 def frame_set(text: str):
@@ -38,10 +46,26 @@ def frame_set(text: str):
     return frames, range(start, min(stop, len(frames)))
 
 
+def validation_frames(committee):
+    """The validation frames of the committee's members: (frames, indices)."""
+    record = json.loads((Path(committee) / COMMITTEE_FILE).read_text())
+    metadata = read_checkpoint(Path(committee) / record["members"][0])["metadata"]
+    data = metadata["config"]["data"]
+    labels = {key: data.get(key) for key in ("energy_unit", "energy_key", "forces_key")}
+    if data.get("val"):
+        frames = read_frames(data["val"], **labels)
+        return frames, range(len(frames))
+    return read_frames(data["train"], **labels), metadata["split"]["val"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("committee", help="committee folder")
-    parser.add_argument("--val", required=True, help="FILE[:START:STOP] to fit on")
+    parser.add_argument(
+        "--val",
+        help="FILE[:START:STOP] to fit the factor on (default: the members' "
+        "validation frames)",
+    )
     parser.add_argument(
         "--set", dest="sets", action="append", default=[], metavar="NAME=FILE"
     )
@@ -50,29 +74,50 @@ def main(argv=None) -> int:
     parser.add_argument("--figure", help="calibration curves (PNG)")
     args = parser.parse_args(argv)
     calculator = load_calculator(args.committee)
-    scale = calibration_scale(*spread_and_error(calculator, *frame_set(args.val)))
-    results = {"committee": args.committee, "scale": scale, "sets": {}}
+    validation = frame_set(args.val) if args.val else validation_frames(args.committee)
+    scale = calibration_scale(*spread_and_error(calculator, *validation))
+    fitted_on = args.val or f"the members' {len(validation[1])} validation frames"
+    results = {
+        "committee": args.committee,
+        "members": len(calculator.model.members),
+        "scale": scale,
+        "fitted_on": fitted_on,
+        "command": " ".join(
+            ["python", "benchmarks/committee_calibration.py"]
+            + list(sys.argv[1:] if argv is None else argv)
+        ),
+        "sets": {},
+    }
     curves = {}
-    print(f"calibration factor (fitted on {args.val}): {scale:.3f}")
-    print("| frames | atoms | rank correlation | mean spread × factor | RMS error |")
-    print("| --- | --- | --- | --- | --- |")
+    print(f"calibration factor (fitted on {fitted_on}): {scale:.3f}")
+    print(
+        "| frames | atoms | rank correlation | by members (2, 3, …) "
+        "| mean spread × factor | RMS error |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for item in args.sets:
         name, _, source = item.partition("=")
-        spread, error = spread_and_error(calculator, *frame_set(source))
+        members, reference = member_forces(calculator, *frame_set(source))
+        spread, error = spread_and_error_of(members, reference)
         curves[name] = calibration_curve(spread, error, args.bins)
         results["sets"][name] = {
             "source": source,
             "atoms": int(len(spread)),
             "rank_correlation": rank_correlation(spread, error),
+            "rank_correlation_by_members": rank_correlation_by_size(members, reference),
             "mean_scaled_spread_eV_per_A": float(scale * spread.mean()),
             "rms_error_eV_per_A": float(np.sqrt(np.mean(error**2))),
             "curve": curves[name],
         }
         row = results["sets"][name]
+        by_members = ", ".join(
+            f"{value:.3f}" for value in row["rank_correlation_by_members"].values()
+        )
         print(
             f"| {name} | {row['atoms']} | {row['rank_correlation']:.3f} "
-            f"| {row['mean_scaled_spread_eV_per_A']:.4f} "
-            f"| {row['rms_error_eV_per_A']:.4f} |"
+            f"| {by_members} | {row['mean_scaled_spread_eV_per_A']:.4f} "
+            f"| {row['rms_error_eV_per_A']:.4f} |",
+            flush=True,
         )
     if args.figure:
         calibration_figure(Path(args.figure), curves, scale)

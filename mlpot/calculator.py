@@ -225,7 +225,8 @@ class MLPotCalculator(Calculator):
         list of dict
             Per structure: ``energy`` (eV), ``energies`` (N,) eV and
             ``forces`` (N, 3) eV/Å, and for a committee ``energy_std``,
-            ``forces_std`` and ``max_forces_std``. The atoms' own calculators
+            ``forces_std``, ``max_forces_std``, ``member_energies`` and
+            ``member_forces`` (see `CommitteeCalculator`). The atoms' own calculators
             are not touched.
         """
         atoms_list = list(atoms_list)
@@ -258,18 +259,30 @@ class MLPotCalculator(Calculator):
             )
         ]
         if "forces_std" in out:  # a committee: the spread of each structure
-            spreads = np.split(
-                out["forces_std"].cpu().to(torch.float64).numpy(), splits
-            )
-            for result, energy_std, spread in zip(
-                results, out["energy_std"].tolist(), spreads, strict=True
+            spreads = np.split(_numpy(out["forces_std"]), splits)
+            member_energies = _numpy(out["member_energies"]).T
+            member_forces = np.split(_numpy(out["member_forces"]), splits, axis=1)
+            for result, energy_std, spread, energies, forces in zip(
+                results,
+                out["energy_std"].tolist(),
+                spreads,
+                member_energies,
+                member_forces,
+                strict=True,
             ):
                 result.update(
                     energy_std=energy_std,
                     forces_std=spread,
                     max_forces_std=float(spread.max()) if spread.size else 0.0,
+                    member_energies=energies,
+                    member_forces=forces,
                 )
         return results
+
+
+def _numpy(values: torch.Tensor) -> np.ndarray:
+    """A detached float64 numpy copy of a result tensor."""
+    return values.detach().cpu().to(torch.float64).numpy()
 
 
 def _same(a, b, tol) -> bool:
@@ -312,7 +325,9 @@ class CommitteeCalculator(MLPotCalculator):
     - ``energy_std``: of the energy, in eV;
     - ``forces_std``: per atom, the norm of the per-component standard
       deviations of its force, shape (N,), in eV/Å;
-    - ``max_forces_std``: the largest of them, in eV/Å.
+    - ``max_forces_std``: the largest of them, in eV/Å;
+    - ``member_energies``: every member's energy, shape (M,), in eV;
+    - ``member_forces``: every member's forces, shape (M, N, 3), in eV/Å.
 
     Parameters
     ----------
@@ -330,6 +345,8 @@ class CommitteeCalculator(MLPotCalculator):
         "energy_std",
         "forces_std",
         "max_forces_std",
+        "member_energies",
+        "member_forces",
     ]
 
     def __init__(
@@ -361,15 +378,19 @@ class CommitteeCalculator(MLPotCalculator):
         forces_std = members[keys.FORCES].std(dim=0, unbiased=False).norm(dim=-1)
         out["energy_std"] = members[keys.ENERGY].std(dim=0, unbiased=False)
         out["forces_std"] = forces_std
+        out["member_energies"] = members[keys.ENERGY]  # (M, structures)
+        out["member_forces"] = members[keys.FORCES]  # (M, atoms, 3)
         return out
 
     def _results(self, out, want_stress) -> dict:
         results = super()._results(out, want_stress)
-        forces_std = out["forces_std"].cpu().to(torch.float64).numpy()
+        forces_std = _numpy(out["forces_std"])
         results.update(
             energy_std=float(out["energy_std"][0]),
             forces_std=forces_std,
             max_forces_std=float(forces_std.max()) if forces_std.size else 0.0,
+            member_energies=_numpy(out["member_energies"][:, 0]),
+            member_forces=_numpy(out["member_forces"]),
         )
         limit = self.max_forces_std_warning
         if limit is not None and results["max_forces_std"] > limit:

@@ -8,6 +8,8 @@ from mlpot.analysis.calibration import (
     calibration_figure,
     calibration_scale,
     rank_correlation,
+    rank_correlation_by_size,
+    spread_and_error_of,
 )
 
 
@@ -42,3 +44,21 @@ def test_scale_and_curve_recover_the_factor(synthetic, tmp_path):
 def test_identical_members_cannot_be_calibrated():
     with pytest.raises(ValueError, match="identical"):
         calibration_scale(np.zeros(5), np.ones(5))
+
+
+def test_larger_committees_order_the_errors_better():
+    """Members scatter about the truth by a per-atom σ; more estimate σ better."""
+    rng = np.random.default_rng(2)
+    sigma = rng.uniform(0.01, 1.0, (5000, 1))
+    truth = rng.normal(size=(5000, 3))
+    members = truth + rng.normal(size=(8, 5000, 3)) * sigma
+    spread, error = spread_and_error_of(members[:3], truth)
+    np.testing.assert_allclose(
+        spread, np.linalg.norm(members[:3].std(axis=0), axis=1), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        error, np.linalg.norm(members[:3].mean(axis=0) - truth, axis=1), rtol=1e-12
+    )
+    by_size = rank_correlation_by_size(members, truth)
+    assert sorted(by_size) == list(range(2, 9))
+    assert 0.0 < by_size[2] < by_size[4] < by_size[8]

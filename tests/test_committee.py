@@ -74,6 +74,8 @@ def test_committee_mean_and_spread_equal_the_members_one_by_one(kind, ethanol):
     expected = np.linalg.norm(forces.std(axis=0), axis=1)
     np.testing.assert_allclose(calc.results["forces_std"], expected, atol=1e-9)
     assert calc.get_property("max_forces_std", ethanol) == pytest.approx(expected.max())
+    np.testing.assert_allclose(calc.results["member_energies"], energies, atol=1e-9)
+    np.testing.assert_allclose(calc.results["member_forces"], forces, atol=1e-9)
 
 
 def test_identical_members_have_no_spread(ethanol):
@@ -179,6 +181,5 @@ def test_calculate_many_gives_each_structures_spread(ethanol):
         assert result["energy_std"] == pytest.approx(
             calculator.results["energy_std"], abs=1e-9
         )
-        np.testing.assert_allclose(
-            result["forces_std"], calculator.results["forces_std"], atol=1e-9
-        )
+        for key in ("forces_std", "member_energies", "member_forces"):
+            np.testing.assert_allclose(result[key], calculator.results[key], atol=1e-9)

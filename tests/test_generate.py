@@ -9,7 +9,12 @@ from tblite.ase import TBLite
 
 from mlpot.cli.generate import add_generate_parser
 from mlpot.data import read_store
-from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
+from mlpot.data.generate import (
+    BondStretchSampler,
+    LangevinSampler,
+    TorsionSampler,
+    generate,
+)
 from mlpot.data.reference import reference_method
 from mlpot.geometry.internal import bond_lengths, bonded_pairs, dihedral_angles
 from mlpot.geometry.torsion import ethane_torsion_quadruples
@@ -145,6 +150,31 @@ def test_torsion_sampler_covers_the_requested_angles(tmp_path):
         progress=False,
     )
     assert 0.005 < np.abs(rattled.positions - rigid.positions).mean() < 0.05
+
+
+def test_stretch_sampler_moves_the_far_side_of_the_bond_rigidly(tmp_path):
+    ethanol = molecule("CH3CH2OH")
+    carbon_oxygen = (1, 2)  # ase's ethanol: 1 is the CH2 carbon, 2 the O
+    stretched = generate(
+        ethanol,
+        BondStretchSampler(carbon_oxygen, factors=[1.0, 1.5], rattle=0.0),
+        2,
+        tmp_path / "stretch.h5",
+        progress=False,
+    )
+    images = stretched.positions.reshape(2, len(ethanol), 3)
+    start = bond_lengths(ethanol.positions[None], [carbon_oxygen])[0, 0]
+    lengths = bond_lengths(images, [carbon_oxygen])[:, 0]
+    np.testing.assert_allclose(lengths, [start, 1.5 * start], rtol=1e-6)
+    hydroxyl = [2, 3]  # the O-H bond goes with the oxygen
+    np.testing.assert_allclose(
+        bond_lengths(images, [hydroxyl])[:, 0],
+        bond_lengths(ethanol.positions[None], [hydroxyl])[0, 0],
+        rtol=1e-6,
+    )
+    assert stretched.energy[1] - stretched.energy[0] > 1.0  # eV: towards breaking
+    with pytest.raises(ValueError, match="not bonded"):
+        list(BondStretchSampler((2, 5)).sample(ethanol, None, 0, 1, None))
 
 
 def test_unknown_or_missing_reference_methods_say_what_to_do(monkeypatch):

@@ -3,6 +3,9 @@
 # Langevin MD at 300 K and 600 K and of torsion drives over the whole C-C circle
 # (relaxed at each angle, and rigidly turned), each with a separate test set.
 # Reruns resume; the stores are combined into one training and one test file.
+# Three further test files lie outside the training distribution, for checking
+# the committee's spread (benchmarks/committee_calibration.py): MD at 1500 K,
+# and the C-C and a C-H bond stretched to 0.85-1.6 times their length.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=data/ethane
@@ -28,3 +31,8 @@ for split in train test; do
   done
   mlpot-data info "$out/ethane-gfn2-$split.h5"
 done
+
+ood() { mlpot-data generate "$out/ethane-gfn2-$1.h5" --no-progress "${@:2}"; }
+ood hot1500     --frames 200 --temperature 1500 --interval 20 --seed 21
+ood stretch-cc  --sampler stretch --bond 0 1 --frames 48 --seed 22
+ood stretch-ch  --sampler stretch --bond 0 2 --frames 48 --seed 23

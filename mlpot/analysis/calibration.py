@@ -88,6 +88,49 @@ def calibration_figure(path, sets: Dict[str, Dict[str, list]], scale: float = 1.
     return path
 
 
+def member_forces(calculator, frames, indices: Sequence[int] = None):
+    """Every member's forces and the reference forces on labelled frames.
+
+    Parameters
+    ----------
+    calculator : mlpot.calculator.CommitteeCalculator
+    frames : mlpot.data.Frames
+        With forces (eV/Å).
+    indices : sequence of int, optional
+        Frames to use; default all.
+
+    Returns
+    -------
+    members : ndarray, shape (M, atoms, 3)
+        Forces of each of the M members in eV/Å, for every atom of the frames
+        used.
+    reference : ndarray, shape (atoms, 3)
+        The frames' forces in eV/Å.
+    """
+    indices = range(len(frames)) if indices is None else indices
+    members, reference = [], []
+    for k in indices:
+        atoms = frames.to_atoms(int(k))
+        atoms.calc = calculator
+        atoms.get_forces()
+        members.append(calculator.results["member_forces"])
+        reference.append(frames.forces[frames.atom_slice(int(k))])
+    return np.concatenate(members, axis=1), np.concatenate(reference)
+
+
+def spread_and_error_of(members, reference):
+    """Per-atom spread σ and error ε of the members' mean, in eV/Å.
+
+    ``members`` (M, atoms, 3) and ``reference`` (atoms, 3) as `member_forces`
+    returns them; σ is the norm of the per-component population standard
+    deviations, as `CommitteeCalculator` reports it.
+    """
+    members = np.asarray(members)
+    spread = np.linalg.norm(members.std(axis=0), axis=-1)
+    error = np.linalg.norm(members.mean(axis=0) - reference, axis=-1)
+    return spread, error
+
+
 def spread_and_error(calculator, frames, indices: Sequence[int] = None):
     """Per-atom force spread and error of a committee on labelled frames.
 
@@ -104,13 +147,21 @@ def spread_and_error(calculator, frames, indices: Sequence[int] = None):
     spread, error : ndarray, shape (atoms,)
         σ and ε in eV/Å for every atom of the frames used.
     """
-    indices = range(len(frames)) if indices is None else indices
-    spreads, errors = [], []
-    for k in indices:
-        atoms = frames.to_atoms(int(k))
-        reference = frames.forces[frames.atom_slice(int(k))]
-        atoms.calc = calculator
-        forces = atoms.get_forces()
-        spreads.append(calculator.results["forces_std"])
-        errors.append(np.linalg.norm(forces - reference, axis=1))
-    return np.concatenate(spreads), np.concatenate(errors)
+    return spread_and_error_of(*member_forces(calculator, frames, indices))
+
+
+def rank_correlation_by_size(members, reference) -> Dict[int, float]:
+    """Rank correlation of spread and error for committees of the first k members.
+
+    How much a larger committee would add: if the correlation has levelled off
+    by k = M, more members would order the errors no better.
+
+    Returns
+    -------
+    dict
+        ``{k: rank correlation}`` for k = 2 … M.
+    """
+    return {
+        k: rank_correlation(*spread_and_error_of(members[:k], reference))
+        for k in range(2, len(members) + 1)
+    }

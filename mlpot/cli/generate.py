@@ -6,6 +6,7 @@ Examples
 
     mlpot-data generate ethane-md.h5 --molecule C2H6 --frames 2000 --temperature 500
     mlpot-data generate ethane-torsion.h5 --sampler torsion --bond 0 1 --frames 480
+    mlpot-data generate ethane-stretch.h5 --sampler stretch --bond 0 1 --frames 48
 
 Running the same command again continues an interrupted run, or extends the
 store when ``--frames`` is larger.
@@ -30,9 +31,9 @@ def add_generate_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "generate",
         help="sample structures and label them with a reference method",
-        description="Sample structures with Langevin MD or a torsion drive, label "
-        "them with a reference method and append them to an HDF5 store. Rerun the "
-        "same command to resume an interrupted run.",
+        description="Sample structures with Langevin MD, a torsion drive or bond "
+        "stretches, label them with a reference method and append them to an HDF5 "
+        "store. Rerun the same command to resume an interrupted run.",
     )
     parser.add_argument("output", help="HDF5 store to create or continue (.h5)")
     start = parser.add_mutually_exclusive_group()
@@ -54,7 +55,7 @@ def add_generate_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--charge", type=int, default=0, help="total charge (e)")
     parser.add_argument("--multiplicity", type=int, default=1, help="2S + 1")
     parser.add_argument(
-        "--sampler", choices=("langevin", "torsion"), default="langevin"
+        "--sampler", choices=("langevin", "torsion", "stretch"), default="langevin"
     )
     parser.add_argument(
         "--frames", type=int, required=True, help="frames in the store when done"
@@ -80,7 +81,8 @@ def add_generate_parser(subparsers) -> argparse.ArgumentParser:
         type=int,
         nargs=2,
         metavar=("B", "C"),
-        help="turn about this bond (atom indices from 0); default: ethane's C-C",
+        help="turn (torsion) or stretch (stretch) this bond (atom indices from "
+        "0); default: ethane's C-C",
     )
     which.add_argument(
         "--dihedral",
@@ -102,6 +104,19 @@ def add_generate_parser(subparsers) -> argparse.ArgumentParser:
     torsion.add_argument(
         "--fmax", type=float, default=0.01, help="relaxation threshold in eV/Å"
     )
+    stretch = parser.add_argument_group("bond-stretch sampler (also --bond, --rattle)")
+    stretch.add_argument(
+        "--stretch",
+        type=float,
+        nargs=2,
+        default=(0.85, 1.6),
+        metavar=("LOW", "HIGH"),
+        help="bond lengths from LOW to HIGH times the starting length "
+        "(default 0.85 1.6)",
+    )
+    stretch.add_argument(
+        "--lengths", type=int, default=12, help="bond lengths used (default 12)"
+    )
     parser.set_defaults(run=run_generate)
     return parser
 
@@ -119,13 +134,25 @@ def run_generate(args: argparse.Namespace) -> None:
     from ase.build import molecule
     from ase.io import read
 
-    from mlpot.data.generate import LangevinSampler, TorsionSampler, generate
+    from mlpot.data.generate import (
+        BondStretchSampler,
+        LangevinSampler,
+        TorsionSampler,
+        generate,
+    )
     from mlpot.data.reference import reference_method
 
     atoms = read(args.structure, index=0) if args.structure else molecule(args.molecule)
     if args.sampler == "langevin":
         sampler = LangevinSampler(
             args.temperature, args.timestep, args.interval, args.friction
+        )
+    elif args.sampler == "stretch":
+        sampler = BondStretchSampler(
+            args.bond if args.bond else _dihedral(atoms, args)[1:3],
+            n_factors=args.lengths,
+            stretch=args.stretch,
+            rattle=args.rattle,
         )
     else:
         sampler = TorsionSampler(

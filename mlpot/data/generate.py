@@ -36,6 +36,7 @@ from mlpot.data.frames import Frames
 from mlpot.data.reference import ReferenceMethod, reference_method
 from mlpot.data.store import append_store, read_store
 from mlpot.geometry.scan import relaxed_scan, set_torsion
+from mlpot.geometry.torsion import rotating_group
 from mlpot.md import langevin
 
 # Settings a resumed run must share with the stored frames to continue them.
@@ -204,7 +205,83 @@ class TorsionSampler:
         return atoms
 
 
-Sampler = Union[LangevinSampler, TorsionSampler]
+class BondStretchSampler:
+    """Frames with one bond stretched or compressed beyond thermal motion.
+
+    Frame ``k`` sets the ``b``-``c`` distance to ``factors[k % len(factors)]``
+    times its length in the starting structure by moving the ``c`` side of
+    the bond (`mlpot.geometry.torsion.rotating_group`) rigidly along it, then
+    displaces every atom by Gaussian noise of ``rattle`` Å per coordinate.
+    Such frames lie outside what MD at ordinary temperatures visits: they
+    test where a potential stops being trustworthy (bond breaking, close
+    contacts). Every frame starts from the starting structure.
+
+    Parameters
+    ----------
+    bond : (int, int)
+        The bond ``(b, c)`` (atom indices from 0); not in a ring.
+    factors : sequence of float, optional
+        Bond lengths as multiples of the starting length, used in turn.
+    n_factors : int
+        Without ``factors``: that many evenly spread over ``stretch``.
+    stretch : (float, float)
+        Without ``factors``: the smallest and largest multiple.
+    rattle : float
+        Standard deviation of the displacements in Å.
+    """
+
+    continues_trajectory = False
+
+    def __init__(
+        self,
+        bond: Sequence[int],
+        factors: Optional[Sequence[float]] = None,
+        n_factors: int = 12,
+        stretch: Sequence[float] = (0.85, 1.6),
+        rattle: float = 0.03,
+    ):
+        if len(bond) != 2:
+            raise ValueError(f"bond needs two atom indices, got {list(bond)}")
+        if factors is None:
+            low, high = (float(value) for value in stretch)
+            factors = np.linspace(low, high, n_factors)
+        if min(factors) <= 0.0:
+            raise ValueError(f"bond length factors must be positive, got {factors}")
+        self.bond = [int(k) for k in bond]
+        self.factors = [float(factor) for factor in factors]
+        self.rattle = float(rattle)
+
+    def settings(self) -> dict:
+        """JSON-able settings, recorded in the store."""
+        return {
+            "sampler": "stretch",
+            "bond": self.bond,
+            "factors": self.factors,
+            "rattle": self.rattle,
+        }
+
+    def sample(
+        self,
+        start: Atoms,
+        calculator: Callable[[], Calculator],
+        first: int,
+        count: int,
+        rng: np.random.Generator,
+    ) -> Iterator[Atoms]:
+        """Yield frames ``first`` ... ``first + count - 1``, with ``calculator()``."""
+        b, c = self.bond
+        moving = [int(k) for k in rotating_group(start, self.bond)]
+        length = start.get_distance(b, c)
+        for index in range(first, first + count):
+            atoms = start.copy()
+            factor = self.factors[index % len(self.factors)]
+            atoms.set_distance(b, c, factor * length, fix=0, indices=moving)
+            atoms.positions += rng.normal(0.0, self.rattle, atoms.positions.shape)
+            atoms.calc = calculator()
+            yield atoms
+
+
+Sampler = Union[LangevinSampler, TorsionSampler, BondStretchSampler]
 
 
 def generate(
@@ -226,7 +303,7 @@ def generate(
     ----------
     atoms : ase.Atoms
         Starting structure, e.g. ``ase.build.molecule("C2H6")``.
-    sampler : LangevinSampler or TorsionSampler
+    sampler : LangevinSampler, TorsionSampler or BondStretchSampler
         How structures are drawn.
     n_frames : int
         Frames the store should hold when done.
