@@ -70,6 +70,9 @@ def main(argv=None) -> int:
         "--set", dest="sets", action="append", default=[], metavar="NAME=FILE"
     )
     parser.add_argument("--bins", type=int, default=10)
+    parser.add_argument(
+        "--note", help="what the committee is, for the card (e.g. its training data)"
+    )
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--figure", help="calibration curves (PNG)")
     args = parser.parse_args(argv)
@@ -82,6 +85,7 @@ def main(argv=None) -> int:
         "members": len(calculator.model.members),
         "scale": scale,
         "fitted_on": fitted_on,
+        "note": args.note,
         "command": " ".join(
             ["python", "benchmarks/committee_calibration.py"]
             + list(sys.argv[1:] if argv is None else argv)
@@ -121,6 +125,7 @@ def main(argv=None) -> int:
         )
     if args.figure:
         calibration_figure(Path(args.figure), curves, scale)
+        results["figure"] = Path(args.figure).name
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0

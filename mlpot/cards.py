@@ -2,7 +2,7 @@
 
 import platform
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
@@ -21,18 +21,20 @@ def calculator_latency(model, atoms, dtype="float64", repeats=20) -> float:
 
     Parameters
     ----------
-    model : Potential
-        The loaded model; the calculator works on its own copy.
+    model : Potential or Committee
+        The loaded model; the calculator of its family works on its own copy.
     atoms : ase.Atoms
     dtype : str
         Precision of the calculator.
     repeats : int
         Timed calls.
     """
-    from mlpot.calculator import MLPotCalculator
+    from mlpot.calculator import CALCULATOR_FOR_FAMILY, MLPotCalculator
 
-    calculator = MLPotCalculator(model, dtype=dtype)
-    return force_call_latency(calculator, atoms, repeats)["median_ms"]
+    calculator = CALCULATOR_FOR_FAMILY.get(model.family, MLPotCalculator)
+    return force_call_latency(calculator(model, dtype=dtype), atoms, repeats)[
+        "median_ms"
+    ]
 
 
 def _error_table(metrics: Dict[str, float]) -> str:
@@ -245,14 +247,14 @@ def _model_section(checkpoint: Dict) -> List[str]:
     ]
 
 
-def _training_section(meta: Dict) -> List[str]:
+def _training_section(meta: Dict, title: str = "## Training") -> List[str]:
     settings = meta.get("config", {}).get("train", {})
     machine = meta.get("machine", {})
     clock = meta.get("budget_clock", settings.get("budget_clock", "wall"))
     budget = settings.get("max_time")
     cpu_s = meta.get("training_cpu_s")
     return [
-        "## Training",
+        title,
         "",
         f"- epochs: {meta.get('epochs_run')} (best: {meta.get('best_epoch')}); "
         + (
@@ -351,3 +353,147 @@ def _reproduce_section(
         f"mlpot-card {path}",
         "```",
     ]
+
+
+def committee_card(
+    members: List[Dict],
+    name: str,
+    test_report: Dict,
+    member_reports: List[Dict],
+    latency_ms: Optional[Dict[str, float]] = None,
+    calibrations: Sequence[Dict] = (),
+    recipe: Optional[str] = None,
+    level_of_theory: Optional[str] = None,
+    path: Optional[str] = None,
+) -> str:
+    """The Markdown card of a committee.
+
+    Parameters
+    ----------
+    members : list of dict
+        The members' checkpoints, as read by :func:`mlpot.model.io.read_checkpoint`.
+    name : str
+        The committee's name, e.g. ``"ethanol-committee"`` (its folder's name).
+    test_report : dict
+        From :func:`mlpot.train.report.evaluate_file` of the committee (the
+        members' mean) on the test file.
+    member_reports : list of dict
+        The same for each member alone.
+    latency_ms : dict, optional
+        Force-call latency in ms by label, e.g. ``{"committee, float64": …}``.
+    calibrations : sequence of dict
+        JSONs of ``benchmarks/committee_calibration.py``: of this committee,
+        or of one trained alike on other frames (its ``note`` says how).
+    recipe : str, optional
+        The training config; by default the YAML file in the recorded command.
+    level_of_theory : str, optional
+        Reference method of the training data; default what the data recorded.
+    path : str, optional
+        The folder the card's usage and reproduce lines name; default
+        ``models/NAME``.
+    """
+    first = members[0]
+    meta = first["metadata"]
+    path = path or f"models/{name}"
+    train = meta.get("data", {}).get("train") or {}
+    theory = level_of_theory or train.get("level_of_theory")
+    sections = [
+        _committee_summary_section(first, len(members), name, path, theory),
+        _data_section(meta, test_report["data"], theory),
+        _test_section(test_report) + _members_table(members, member_reports),
+    ]
+    if calibrations:
+        sections.append(_calibration_section(calibrations))
+    sections.append(_model_section(first))
+    sections.append(_training_section(meta, "## Training (member 0; each alike)"))
+    if latency_ms:
+        sections.append(_speed_section(test_report, latency_ms))
+    reproduce = _reproduce_section(
+        path, test_report["data"], recipe or _recipe(meta), meta
+    )
+    for calibration in calibrations:
+        if calibration.get("command"):
+            reproduce.insert(-1, calibration["command"])
+    sections.append(reproduce)
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _committee_summary_section(
+    first: Dict, size: int, name: str, path: str, theory: Optional[str]
+) -> List[str]:
+    family = first["model_family"]
+    train = first["metadata"].get("data", {}).get("train") or {}
+    return [
+        f"# {name}",
+        "",
+        f"A committee of {size} {family} mlpot potentials for "
+        f"{train.get('name') or _formulas(first['metadata'])}, trained on "
+        f"{theory or 'reference'} data with one recipe and split, differing in "
+        "initialisation and shuffles. Its energy and forces are the members' "
+        "mean; their spread estimates the error. Energies in eV, forces in eV/Å.",
+        "",
+        "```python",
+        "from mlpot import load_calculator",
+        f'atoms.calc = load_calculator("{path}")   # a CommitteeCalculator',
+        "atoms.get_forces()",
+        'atoms.calc.results["max_forces_std"]   # eV/Å: the largest per-atom '
+        "force spread",
+        "```",
+        "",
+        "`results` also holds `energy_std` (eV), `forces_std` (per atom, eV/Å), "
+        "`member_energies` and `member_forces`.",
+    ]
+
+
+def _members_table(members: List[Dict], reports: List[Dict]) -> List[str]:
+    lines = [
+        "",
+        "Each member alone:",
+        "",
+        "| member | epochs | CPU h | energy MAE (meV) | force MAE (meV/Å) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for k, (member, report) in enumerate(zip(members, reports, strict=True)):
+        meta, metrics = member["metadata"], report["metrics"]
+        lines.append(
+            f"| {k} | {meta.get('epochs_run')} "
+            f"| {(meta.get('training_cpu_s') or 0) / 3600:.2f} "
+            f"| {metrics['energy_mae_meV']:.2f} "
+            f"| {metrics['forces_mae_meV_per_A']:.2f} |"
+        )
+    return lines
+
+
+def _calibration_section(calibrations: Sequence[Dict]) -> List[str]:
+    lines = [
+        "## Uncertainty",
+        "",
+        "For each atom the committee predicts a force spread σ and makes an error "
+        "ε = |F_mean − F_ref|. The rank correlation (Spearman) of σ and ε says "
+        "whether the spread finds the large errors, and its value for committees "
+        "of the first 2, 3, … members whether more members would help. A factor "
+        "s, fitted on validation frames, makes s·σ an estimate of the error: where "
+        "it is calibrated, the mean of s·σ is close to the RMS error.",
+    ]
+    for calibration in calibrations:
+        lines += [
+            "",
+            f"{calibration.get('note') or 'This committee'}: s = "
+            f"{calibration['scale']:.2f} (fitted on {calibration['fitted_on']}).",
+            "",
+            "| frames | source | atoms | rank correlation | with the first 2, 3, … "
+            "members | mean s·σ (meV/Å) | RMS error (meV/Å) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for set_name, row in calibration["sets"].items():
+            sizes = row["rank_correlation_by_members"].values()
+            lines.append(
+                f"| {set_name} | `{Path(row['source'].split(':')[0]).name}` "
+                f"| {row['atoms']} | {row['rank_correlation']:.2f} "
+                f"| {', '.join(f'{value:.2f}' for value in sizes)} "
+                f"| {1000 * row['mean_scaled_spread_eV_per_A']:.1f} "
+                f"| {1000 * row['rms_error_eV_per_A']:.1f} |"
+            )
+        if calibration.get("figure"):
+            lines += ["", f"![calibration curves]({calibration['figure']})"]
+    return lines

@@ -135,3 +135,56 @@ def test_card_of_a_store_records_the_store_sha256(tmp_path, monkeypatch):
     assert report["data"]["sha256"] == sha256sum("test.h5")
     assert not evaluate_file(checkpoint, "test.h5")["in_training_file"]
     assert evaluate_file(checkpoint, "train.h5")["in_training_file"]
+
+
+def test_committee_card_shows_the_mean_each_member_and_the_calibration(
+    trained, tmp_path
+):
+    from mlpot.analysis.calibration import (
+        calibration_scale,
+        member_forces,
+        rank_correlation,
+        rank_correlation_by_size,
+        spread_and_error_of,
+    )
+    from mlpot.calculator import CommitteeCalculator
+
+    recipe = yaml.safe_load(Path("recipe.yaml").read_text())
+    recipe["train"]["committee_size"] = 3
+    recipe["output"] = "runs/trio"
+    Path("trio.yaml").write_text(yaml.safe_dump(recipe))
+    assert train_main(["trio.yaml", "--quiet"]) == 0
+    frames = read_frames("test.npz")
+    members, reference = member_forces(CommitteeCalculator("runs/trio"), frames)
+    spread, error = spread_and_error_of(members, reference)
+    calibration = {
+        "scale": calibration_scale(spread, error),
+        "fitted_on": "the test frames",
+        "command": "python benchmarks/committee_calibration.py runs/trio",
+        "sets": {
+            "test": {
+                "source": "test.npz",
+                "atoms": len(spread),
+                "rank_correlation": rank_correlation(spread, error),
+                "rank_correlation_by_members": rank_correlation_by_size(
+                    members, reference
+                ),
+                "mean_scaled_spread_eV_per_A": 0.0123,
+                "rms_error_eV_per_A": 0.0456,
+            }
+        },
+    }
+    Path("calibration.json").write_text(json.dumps(calibration))
+    assert card_main(["runs/trio", "--calibration", "calibration.json"]) == 0
+    card = (tmp_path / "runs" / "trio.md").read_text()
+    assert card.startswith("# trio\n") and "A committee of 3 invariant" in card
+    mean = evaluate_file(tmp_path / "runs" / "trio", "test.npz")["metrics"]
+    assert f"| forces | {mean['forces_mae_meV_per_A']:.2f} meV/Å" in card
+    for k in range(3):
+        alone = evaluate_file(f"runs/trio/member-{k}/best.ckpt", "test.npz")
+        assert f"{alone['metrics']['forces_mae_meV_per_A']:.2f} |" in card
+    assert f"This committee: s = {calibration['scale']:.2f} (fitted on the test" in card
+    assert "| 12.3 | 45.6 |" in card
+    assert 'load_calculator("runs/trio")' in card
+    assert "python benchmarks/committee_calibration.py runs/trio" in card
+    assert "ms (committee, float64)" in card and "ms (one member, float64)" in card

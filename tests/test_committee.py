@@ -14,7 +14,13 @@ from mlpot.calculator import CommitteeCalculator, MLPotCalculator
 from mlpot.domain import OutOfDomainWarning
 from mlpot.graph import from_atoms
 from mlpot.md import SpreadExceeded, SpreadGuard
-from mlpot.model.committee import Committee, load_committee, save_committee
+from mlpot.model.committee import (
+    Committee,
+    copy_committee,
+    load_committee,
+    member_paths,
+    save_committee,
+)
 from mlpot.model.forces import energy_and_forces
 
 
@@ -105,6 +111,24 @@ def test_save_and_load_round_trip(tmp_path, ethanol):
     )
     with pytest.raises(FileExistsError):
         save_committee(committee, folder)
+
+
+def test_copied_committee_has_the_same_members_byte_for_byte(tmp_path):
+    source = save_committee(Committee(members()), tmp_path / "run")
+    copy = copy_committee(source, tmp_path / "shipped", {"calibration": 1.5})
+    assert [p.name for p in member_paths(copy)] == [
+        "member-0.ckpt",
+        "member-1.ckpt",
+        "member-2.ckpt",
+    ]
+    for original, copied in zip(member_paths(source), member_paths(copy), strict=True):
+        assert original.read_bytes() == copied.read_bytes()
+    assert load_committee(copy).metadata["committee"]["metadata"] == {
+        "calibration": 1.5
+    }
+    with pytest.raises(FileExistsError, match="exists"):
+        copy_committee(source, copy)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "shipped"]
 
 
 def test_committees_are_found_by_name(tmp_path, monkeypatch, ethanol):

@@ -12,6 +12,11 @@ Examples
     mlpot-card models/ethanol-equivariant.ckpt           # models/ethanol-equivariant.md
     mlpot-card models/ethanol-equivariant.ckpt --md-ps 2 # with a 500 K Langevin check
     mlpot-card models/ethane-equivariant.ckpt --analysis runs/torsion/summary.json
+    mlpot-card models/ethanol-committee --calibration calibration.json
+
+A committee folder gets a committee card (``FOLDER.md`` beside the folder):
+the mean's errors, each member's, the latency of the committee and of one
+member, and the calibration figures of ``benchmarks/committee_calibration.py``.
 """
 
 import argparse
@@ -21,8 +26,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from mlpot.cards import calculator_latency, model_card
+from mlpot.cards import calculator_latency, committee_card, model_card
 from mlpot.data import read_frames
+from mlpot.model.committee import is_committee, load_committee, member_paths
 from mlpot.model.io import model_from_checkpoint, read_checkpoint
 from mlpot.train.report import evaluate_file
 
@@ -32,7 +38,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="mlpot-card", description=__doc__.splitlines()[0].strip("`: ")
     )
-    parser.add_argument("checkpoint")
+    parser.add_argument("checkpoint", help="checkpoint file or committee folder")
     parser.add_argument("-o", "--output", help="card path (default: CKPT with .md)")
     parser.add_argument("--test", help="test file (default: the run's data.test)")
     parser.add_argument("--recipe", help="training config to name in the card")
@@ -55,13 +61,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="add the figures of an analysis run with the model, e.g. the "
         "summary.json of examples/ethane_torsion.py",
     )
+    parser.add_argument(
+        "--calibration",
+        action="append",
+        default=[],
+        metavar="CALIBRATION.json",
+        help="committees: a JSON of benchmarks/committee_calibration.py (repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
-        card, figures = _card(args)
+        card, figures = (
+            _committee_card(args) if is_committee(args.checkpoint) else _card(args)
+        )
     except (OSError, ValueError) as error:
         print(f"mlpot-card: error: {error}", file=sys.stderr)
         return 1
-    output = Path(args.output or Path(args.checkpoint).with_suffix(".md"))
+    source = Path(args.checkpoint)
+    output = Path(args.output or source.parent / f"{source.stem}.md")
     output.write_text(card)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
@@ -141,4 +157,48 @@ def _card(args):
     figures = {"test": report, "latency_ms": latency, "md_check": md_check}
     if analysis:
         figures["analysis"] = analysis
+    return card, figures
+
+
+def _committee_card(args):
+    checkpoints = [read_checkpoint(path) for path in member_paths(args.checkpoint)]
+    committee = load_committee(args.checkpoint)
+    data_config = checkpoints[0]["metadata"].get("config", {}).get("data", {}) or {}
+    test = args.test or data_config.get("test")
+    keys = {name: data_config.get(name) for name in ("energy_key", "forces_key")}
+    if not test:
+        raise ValueError("the members record no test file; name one with --test FILE")
+    _step(f"evaluating the committee and its members on {test}")
+    report = evaluate_file(committee, test, checkpoint=args.checkpoint, **keys)
+    member_reports = [
+        evaluate_file(member, test, checkpoint=str(path), **keys)
+        for member, path in zip(
+            committee.members, member_paths(args.checkpoint), strict=True
+        )
+    ]
+    first = read_frames(test, **keys).to_atoms(0)
+    _step("timing force calls of the committee and of one member (float64)")
+    latency = {
+        "committee, float64": calculator_latency(committee, first),
+        "one member, float64": calculator_latency(committee.members[0], first),
+    }
+    calibrations = [json.loads(Path(path).read_text()) for path in args.calibration]
+    name = args.name or Path(args.checkpoint).resolve().name
+    card = committee_card(
+        checkpoints,
+        name,
+        report,
+        member_reports,
+        latency,
+        calibrations,
+        args.recipe,
+        level_of_theory=args.level_of_theory,
+        path=_shown_path(args.checkpoint),
+    )
+    figures = {
+        "test": report,
+        "members": member_reports,
+        "latency_ms": {"float64": latency["committee, float64"], **latency},
+        "calibration": calibrations,
+    }
     return card, figures

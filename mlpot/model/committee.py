@@ -13,6 +13,8 @@ unfinished committee).
 """
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -154,6 +156,62 @@ def save_committee(committee: Committee, folder, metadata=None) -> Path:
     return folder
 
 
+def member_paths(folder) -> List[Path]:
+    """The members' checkpoint files of the committee in ``folder``."""
+    folder = Path(folder)
+    if not is_committee(folder):
+        raise FileNotFoundError(
+            f"'{folder}' holds no {COMMITTEE_FILE}; it is not an mlpot committee "
+            "(or its writing was interrupted)"
+        )
+    record = json.loads((folder / COMMITTEE_FILE).read_text())
+    return [folder / name for name in record["members"]]
+
+
+def copy_committee(source, destination, metadata=None) -> Path:
+    """Copy a committee (e.g. a training run's) into a folder of its own.
+
+    The members' checkpoints are copied byte for byte as ``member-K.ckpt``
+    with a new ``committee.json``; the folder appears only when complete (it
+    is written beside ``destination`` and renamed).
+
+    Parameters
+    ----------
+    source : str or Path
+        A committee folder, such as a ``mlpot-train`` run with
+        ``train.committee_size`` > 1.
+    destination : str or Path
+        The new folder; it must not exist.
+    metadata : dict, optional
+        JSON-able information for ``committee.json``; default the source's.
+    """
+    destination = Path(destination)
+    if destination.exists():
+        raise FileExistsError(
+            f"'{destination}' exists; remove it or choose another folder"
+        )
+    paths = member_paths(source)
+    record = json.loads((Path(source) / COMMITTEE_FILE).read_text())
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent)
+    )
+    try:
+        names = [f"member-{k}.ckpt" for k in range(len(paths))]
+        for path, name in zip(paths, names, strict=True):
+            shutil.copyfile(path, staging / name)
+        record.update(
+            members=names,
+            metadata=dict(record.get("metadata") or {}, **(metadata or {})),
+        )
+        (staging / COMMITTEE_FILE).write_text(json.dumps(record, indent=1) + "\n")
+        staging.rename(destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
+
+
 def is_committee(path) -> bool:
     """Whether ``path`` is a committee folder."""
     return (Path(path) / COMMITTEE_FILE).is_file()
@@ -166,11 +224,7 @@ def load_committee(folder, device="cpu", dtype=torch.float64) -> Committee:
     ``committee.json`` record).
     """
     folder = Path(folder)
-    if not is_committee(folder):
-        raise FileNotFoundError(
-            f"'{folder}' holds no {COMMITTEE_FILE}; it is not an mlpot committee "
-            "(or its writing was interrupted)"
-        )
+    paths = member_paths(folder)
     record = json.loads((folder / COMMITTEE_FILE).read_text())
     if record.get("format") != COMMITTEE_FORMAT:
         raise CheckpointError(f"'{folder / COMMITTEE_FILE}' is not an mlpot committee")
@@ -179,8 +233,7 @@ def load_committee(folder, device="cpu", dtype=torch.float64) -> Committee:
             f"'{folder}' was written by a newer mlpot; upgrade mlpot to read it"
         )
     members: List[Potential] = [
-        load_model(folder / name, device=device, dtype=dtype)
-        for name in record["members"]
+        load_model(path, device=device, dtype=dtype) for path in paths
     ]
     committee = Committee(members).eval()
     committee.metadata["committee"] = record
