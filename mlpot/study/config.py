@@ -22,6 +22,12 @@ Sections (every key is checked; unknown ones are refused with a hint)::
     generalisation: fraction, n_train, n_val
     latent: n_train, n_frames, test_fraction, neighbours, perplexity
     symmetry: n_train, trials, md_temperature_K, md_duration_ps, md_timestep_fs
+    original_protocol: epochs, seeds, n_train, n_val, train
+                                 optional: the original comparison's protocol
+                                 (energy-only training for a fixed number of
+                                 epochs, several seeds)
+    sections: [...]              optional: the parts to run, of ANALYSES;
+                                 default all (original_protocol when given)
 """
 
 from dataclasses import asdict, dataclass, field, fields
@@ -34,6 +40,15 @@ from mlpot.train.config import RunConfig, _typed
 from mlpot.train.config_files import path_from, path_relative_to, read_yaml
 
 FAMILIES = ("equivariant", "invariant", "cartesian")
+# The parts of a study, in report order.
+ANALYSES = (
+    "data_efficiency",
+    "training_time",
+    "generalisation",
+    "latent",
+    "symmetry",
+    "original_protocol",
+)
 # Keys of a molecule's data files.
 DATA_KEYS = ("train", "test")
 # Train settings the study sets itself for each run.
@@ -193,6 +208,58 @@ class Symmetry:
 
 
 @dataclass
+class OriginalProtocol:
+    """The original comparison's protocol: energies only, fixed epochs, seeds.
+
+    Each of the equivariant and invariant families is trained with a loss of
+    energies alone (``forces_weight`` 0, best epoch by validation energy MAE)
+    for ``epochs`` epochs, without a time budget or early stopping, once per
+    seed.
+
+    Attributes
+    ----------
+    epochs : int
+        Epochs of every run.
+    seeds : list of int
+        Seeds of the split, initialisation and shuffles (at least 2, for a
+        band of seed noise).
+    n_train, n_val : int
+        Training and validation frames of the training file.
+    train : dict
+        Further `mlpot.train.TrainConfig` settings of these runs, over the
+        study's and the family's.
+    """
+
+    epochs: int = 50
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    n_train: int = 950
+    n_val: int = 50
+    train: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, valid, requirement in (
+            ("epochs", self.epochs >= 1, "at least 1"),
+            ("seeds", len(set(self.seeds)) >= 2, "2+ different seeds"),
+            ("n_train", self.n_train >= 1, "at least 1"),
+            ("n_val", self.n_val >= 1, "at least 1"),
+        ):
+            _require(
+                valid, f"original_protocol.{name}", requirement, getattr(self, name)
+            )
+
+    def train_settings(self) -> Dict[str, Any]:
+        """The train settings these runs add to the study's and the family's."""
+        return {
+            "forces_weight": 0.0,
+            "monitor": "energy_mae",
+            "max_epochs": self.epochs,
+            "max_time": None,
+            "early_stopping_patience": None,
+            **self.train,
+        }
+
+
+@dataclass
 class StudyConfig:
     """Everything that defines a study (see the module notes for the YAML)."""
 
@@ -203,9 +270,22 @@ class StudyConfig:
     generalisation: Generalisation = field(default_factory=Generalisation)
     latent: Latent = field(default_factory=Latent)
     symmetry: Symmetry = field(default_factory=Symmetry)
+    original_protocol: Optional[OriginalProtocol] = None
+    sections: Optional[List[str]] = None
     output: str = "studies/study"
 
     def __post_init__(self):
+        if self.sections is None:
+            self.sections = [
+                name
+                for name in ANALYSES
+                if name != "original_protocol" or self.original_protocol
+            ]
+        unknown = [name for name in self.sections if name not in ANALYSES]
+        _require(not unknown, "sections", f"a list of {ANALYSES}", self.sections)
+        _require(bool(self.sections), "sections", "a non-empty list", self.sections)
+        if "original_protocol" in self.sections and self.original_protocol is None:
+            self.original_protocol = OriginalProtocol()
         sizes = self.data_efficiency.sizes
         for section in ("latent", "symmetry"):
             n_train = getattr(self, section).n_train
@@ -235,10 +315,17 @@ class StudyConfig:
 def recorded_config(values: Dict[str, Any], folder) -> Dict[str, Any]:
     """A config dict recorded in ``folder``, its data paths relative to ``folder``.
 
-    Records written with absolute data paths (by older versions) become the
-    same as ones written by ``StudyConfig.to_dict(relative_to=folder)``, so
-    both compare equal to the config they were written from.
+    Records written with absolute data paths, or without ``sections`` and
+    ``original_protocol`` (by older versions) become the same as ones written
+    by ``StudyConfig.to_dict(relative_to=folder)``, so both compare equal to
+    the config they were written from.
     """
+    values = {
+        # Records from before these keys existed ran every classic section.
+        "original_protocol": None,
+        "sections": [name for name in ANALYSES if name != "original_protocol"],
+        **values,
+    }
     return _with_data_paths(
         values, lambda p: path_relative_to(path_from(p, folder), folder)
     )
@@ -271,7 +358,15 @@ SECTIONS = {
     "latent": Latent,
     "symmetry": Symmetry,
 }
-TOP_LEVEL_KEYS = ("output", "molecules", "families", "train", *SECTIONS)
+TOP_LEVEL_KEYS = (
+    "output",
+    "molecules",
+    "families",
+    "train",
+    "sections",
+    "original_protocol",
+    *SECTIONS,
+)
 
 
 def load_study_config(path) -> StudyConfig:
@@ -331,6 +426,26 @@ def study_config_from_dict(values: Dict[str, Any], base=".") -> StudyConfig:
         name: schema(**_section(values, name, schema))
         for name, schema in SECTIONS.items()
     }
+    original = None
+    if values.get("original_protocol") is not None:
+        section = _mapping(values, "original_protocol")
+        _check_keys(
+            section,
+            [f.name for f in fields(OriginalProtocol)],
+            "original_protocol.",
+        )
+        extra = _train_settings(section.pop("train", None), "original_protocol.train")
+        original = OriginalProtocol(
+            **_typed(section, OriginalProtocol, "original_protocol"), train=extra
+        )
+        RunConfig.from_dict(
+            {"data": {"train": "-"}, "train": {**train, **original.train_settings()}}
+        )
+    sections_listed = values.get("sections")
+    if sections_listed is not None and not isinstance(sections_listed, list):
+        raise ValueError(
+            f"sections must be a list of {ANALYSES}, got {sections_listed!r}"
+        )
     output = values.get("output", StudyConfig.output)
     if not isinstance(output, str) or not output:
         raise ValueError(f"output must be a folder path, got {output!r}")
@@ -339,6 +454,8 @@ def study_config_from_dict(values: Dict[str, Any], base=".") -> StudyConfig:
         families=families,
         train=train,
         output=output,
+        original_protocol=original,
+        sections=sections_listed,
         **sections,
     )
 

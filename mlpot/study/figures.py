@@ -141,6 +141,35 @@ def generalisation_figure(
     return _save(figure, path)
 
 
+def seed_band_figure(path, title: str, curves: Mapping[str, Dict]) -> Path:
+    """Validation energy MAE against epoch: the mean over seeds and their band.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output PNG.
+    title : str
+        Figure title.
+    curves : dict
+        Family → ``epoch``, ``mean``, ``low`` and ``high`` (lists of equal
+        length; MAE in meV).
+    """
+    figure = _figure(5.5, 4.0)
+    axis = figure.subplots()
+    for family, curve in curves.items():
+        colour = COLOURS[family]
+        axis.fill_between(
+            curve["epoch"], curve["low"], curve["high"], color=colour, alpha=0.25
+        )
+        axis.plot(curve["epoch"], curve["mean"], color=colour, label=family)
+    axis.set_yscale("log")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("validation energy MAE (meV)")
+    axis.legend(title="mean; band: seeds' range", fontsize="small")
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
 def latent_figure(
     path,
     title: str,

@@ -52,7 +52,9 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
             for method in PROJECTIONS
         }
         scores[family] = {
-            name: _scores(pooled, embeddings, values, train, test, settings.neighbours)
+            name: probe_scores(
+                pooled, embeddings, values, train, test, settings.neighbours
+            )
             for name, values in variables.items()
         }
         figure = Path(FIGURES_DIR) / f"latent_{molecule}_{family}.png"
@@ -78,7 +80,11 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     }
 
 
-def _scores(features, embeddings, values, train, test, neighbours) -> Dict[str, float]:
+def probe_scores(
+    features, embeddings, values, train, test, neighbours
+) -> Dict[str, float]:
+    """Held-out R² of one variable: a linear probe on ``features`` (``linear``)
+    and k-nearest-neighbour probes on each projection (``knn_pca``, …)."""
     scores = {
         "linear": linear_probe_r2(
             features[train], values[train], features[test], values[test]

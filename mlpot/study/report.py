@@ -6,7 +6,10 @@ from typing import Dict, List
 import numpy as np
 
 from mlpot.fileio import atomic_path
+from mlpot.study import original_report
+from mlpot.study.config import ANALYSES
 from mlpot.study.data_efficiency import CURVE_FAMILIES
+from mlpot.study.markdown import table
 from mlpot.study.training_time import BUDGET_FRACTIONS
 
 PROJECTION_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
@@ -38,14 +41,24 @@ def report_text(results: Dict) -> str:
     lines = _header(results)
     lines += ["## Findings", ""] + [f"- {s}" for s in findings(results)] + [""]
     sections = (
-        ("1. Data efficiency", "data_efficiency", _data_efficiency),
-        ("2. Accuracy against training time", "training_time", _training_time),
-        ("3. Generalisation to higher energies", "generalisation", _generalisation),
-        ("4. Latent geometry", "latent", _latent),
-        ("5. Symmetry", "symmetry", _symmetry),
+        ("Data efficiency", "data_efficiency", _data_efficiency),
+        ("Accuracy against training time", "training_time", _training_time),
+        ("Generalisation to higher energies", "generalisation", _generalisation),
+        ("Latent geometry", "latent", _latent),
+        ("Symmetry", "symmetry", _symmetry),
+        (
+            "The original protocol: energies only, a fixed number of epochs",
+            "original_protocol",
+            original_report.section,
+        ),
     )
-    for title, key, write in sections:
-        lines += [f"## {title}", ""]
+    present = [
+        (title, key, write)
+        for title, key, write in sections
+        if all(key in parts for parts in results["molecules"].values())
+    ]
+    for number, (title, key, write) in enumerate(present, start=1):
+        lines += [f"## {number}. {title}", ""]
         for molecule, parts in results["molecules"].items():
             lines += [f"### {molecule}", ""] + write(parts[key]) + [""]
     return "\n".join(lines)
@@ -54,13 +67,19 @@ def report_text(results: Dict) -> str:
 def findings(results: Dict) -> List[str]:
     """One sentence per molecule and section, each with its numbers."""
     sentences = []
+    writers = {
+        "data_efficiency": _curve_finding,
+        "training_time": _training_time_finding,
+        "generalisation": _ood_finding,
+        "latent": _latent_finding,
+        "symmetry": lambda molecule, part: _symmetry_finding(molecule, part, results),
+        "original_protocol": original_report.finding,
+    }
     for molecule, parts in results["molecules"].items():
         sentences += [
-            _curve_finding(molecule, parts["data_efficiency"]),
-            _training_time_finding(molecule, parts["training_time"]),
-            _ood_finding(molecule, parts["generalisation"]),
-            _latent_finding(molecule, parts["latent"]),
-            _symmetry_finding(molecule, parts["symmetry"], results),
+            write(molecule, parts[key])
+            for key, write in writers.items()
+            if key in parts
         ]
     return sentences
 
@@ -80,8 +99,23 @@ def _header(results: Dict) -> List[str]:
         "in `results.json`.",
         "",
         f"- Molecules and data: {files}.",
-        f"- Learning curves: {curve['sizes']} training frames, seeds "
-        f"{curve['seeds']}, {curve['n_val']} validation frames per run.",
+    ]
+    sections = config.get("sections") or list(ANALYSES)
+    if set(sections) - {"generalisation", "original_protocol"}:
+        lines.append(
+            f"- Learning curves: {curve['sizes']} training frames, seeds "
+            f"{curve['seeds']}, {curve['n_val']} validation frames per run."
+        )
+    original = config.get("original_protocol")
+    if original and "original_protocol" in sections:
+        lines.append(
+            f"- Original protocol: {original['n_train']} training and "
+            f"{original['n_val']} validation frames, {original['epochs']} epochs, "
+            f"seeds {original['seeds']}, energies only (`forces_weight: 0`)"
+            + (f", also `{_inline(original['train'])}`" if original["train"] else "")
+            + "."
+        )
+    lines += [
         f"- Training settings of every run: `{_inline(config['train'])}`.",
         f"- Training time of all runs: {_duration(results['training_time_s'])}.",
     ]
@@ -210,9 +244,9 @@ def _data_efficiency(part: Dict) -> List[str]:
     ]
     return (
         ["Test errors, mean ± standard deviation over seeds:", ""]
-        + _table(header, rows)
+        + table(header, rows)
         + ["", "Slopes of log(MAE) against log(training frames):", ""]
-        + _table(["model", "energy slope", "force slope"], slopes)
+        + table(["model", "energy slope", "force slope"], slopes)
         + ["", f"![learning curves]({part['figure']})"]
     )
 
@@ -240,7 +274,7 @@ def _training_time(part: Dict) -> List[str]:
             else f"model stays ahead from {_duration(ahead)} on."
         ),
         "",
-        *_table(header, rows),
+        *table(header, rows),
         "",
         f"![training time]({part['figure']})",
     ]
@@ -279,7 +313,7 @@ def _generalisation(part: Dict) -> List[str]:
         f"distribution, on the {part['n_in_distribution']} test-file frames "
         "below that energy.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
         "",
         f"![generalisation]({part['figure']})",
     ]
@@ -307,7 +341,7 @@ def _latent(part: Dict) -> List[str]:
         "test frames; probes fitted on the others and scored on "
         f"{part['n_probe_test']} held-out frames.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
         "",
         *figures,
     ]
@@ -345,15 +379,10 @@ def _symmetry(part: Dict) -> List[str]:
         "test frame under random rotations and inversions; MD stability from "
         "a Langevin run started at the same frame.",
         "",
-        *_table(header, rows),
+        *table(header, rows),
         "",
         f"![symmetry]({part['figure']})",
     ]
-
-
-def _table(header: List[str], rows: List[List[str]]) -> List[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _spread(values) -> str:

@@ -29,6 +29,7 @@ from mlpot.study import (
     data_efficiency,
     generalisation,
     latent_geometry,
+    original_protocol,
     symmetry,
     training_time,
 )
@@ -40,6 +41,17 @@ from mlpot.study.runs import LOGGER, PlannedRun, train
 CONFIG_FILE = "study.yaml"
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.md"
+# Each part of a study: molecule → its results.
+ANALYSE = {
+    "data_efficiency": data_efficiency.analyse,
+    "training_time": training_time.analyse,
+    "generalisation": generalisation.analyse,
+    "latent": latent_geometry.analyse,
+    "symmetry": symmetry.analyse,
+    "original_protocol": original_protocol.analyse,
+}
+# Parts that analyse the learning-curve runs.
+CURVE_SECTIONS = {"data_efficiency", "training_time", "latent", "symmetry"}
 
 
 def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) -> Path:
@@ -97,11 +109,8 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
     for molecule in config.molecules:
         LOGGER.info("analysing %s", molecule)
         results["molecules"][molecule] = {
-            "data_efficiency": data_efficiency.analyse(config, molecule, output),
-            "training_time": training_time.analyse(config, molecule, output),
-            "generalisation": generalisation.analyse(config, molecule, output),
-            "latent": latent_geometry.analyse(config, molecule, output),
-            "symmetry": symmetry.analyse(config, molecule, output),
+            section: ANALYSE[section](config, molecule, output)
+            for section in config.sections
         }
     with atomic_path(output / RESULTS_FILE) as tmp:
         tmp.write_text(json.dumps(results, indent=1) + "\n")
@@ -111,14 +120,21 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
 def planned_runs(config: StudyConfig, output) -> List[PlannedRun]:
     """Every training run of the study, molecule by molecule.
 
-    Writes the energy-split data files that the generalisation runs train
-    and test on (`mlpot.study.generalisation.write_split`) if they are missing.
+    Only the runs of ``config.sections`` are planned. Writes the energy-split
+    data files that the generalisation runs train and test on
+    (`mlpot.study.generalisation.write_split`) if they are missing.
     """
+    sections = set(config.sections)
     runs = []
     for molecule in config.molecules:
-        runs += data_efficiency.planned_runs(config, molecule)
-        runs += generalisation.planned_runs(config, molecule, output)
-        runs += symmetry.planned_runs(config, molecule)
+        if sections & CURVE_SECTIONS:
+            runs += data_efficiency.planned_runs(config, molecule)
+        if "generalisation" in sections:
+            runs += generalisation.planned_runs(config, molecule, output)
+        if "symmetry" in sections:
+            runs += symmetry.planned_runs(config, molecule)
+        if "original_protocol" in sections:
+            runs += original_protocol.planned_runs(config, molecule)
     return runs
 
 

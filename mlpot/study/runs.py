@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from mlpot.model.base import Potential
 from mlpot.model.io import load_model, read_checkpoint
@@ -43,6 +43,8 @@ class PlannedRun:
         Seed of the split, initialisation and shuffles.
     augment_rotations : bool
         Train with random rotations of every structure.
+    train_settings : tuple of (str, value)
+        Train settings of this run over the study's and the family's.
     """
 
     molecule: str
@@ -55,6 +57,7 @@ class PlannedRun:
     n_val: int
     seed: int
     augment_rotations: bool = False
+    train_settings: Tuple[Tuple[str, Any], ...] = ()
 
     def directory(self, output) -> Path:
         """The run directory, ``OUTPUT/runs/MOLECULE/NAME``."""
@@ -83,6 +86,7 @@ def run_config(study: StudyConfig, run: PlannedRun, output) -> RunConfig:
                 **family.train,
                 "seed": run.seed,
                 "augment_rotations": run.augment_rotations,
+                **dict(run.train_settings),
                 "quiet": True,
             },
             "output": str(run.directory(output)),
