@@ -23,10 +23,26 @@ PUBLISHED = {
 }
 
 
-def main():
+def committee_rows(name: str, figures: dict) -> list:
+    """Rows of the committees table: one per calibration frame set."""
     rows = []
+    for calibration in figures.get("calibration") or []:
+        own = not calibration.get("note")
+        for set_name, row in calibration["sets"].items():
+            rows.append(
+                f"| `{name}` | {set_name}{'' if own else ' (low-energy committee)'} "
+                f"| {row['atoms']} | {row['rank_correlation']:.2f} "
+                f"| {1000 * row['mean_scaled_spread_eV_per_A']:.1f} "
+                f"| {1000 * row['rms_error_eV_per_A']:.1f} |"
+            )
+    return rows
+
+
+def main():
+    rows, committees = [], []
     for path in sorted(MODELS.glob("*.json")):
         figures = json.loads(path.read_text())
+        committees += committee_rows(path.stem, figures)
         metrics, data = figures["test"]["metrics"], figures["test"]["data"]
         molecule = path.stem.rsplit("-", 1)[0]
         published = PUBLISHED.get(molecule, {})
@@ -63,6 +79,25 @@ def main():
         "counterpart: its reference is our own GFN2-xTB data.",
         "",
     ]
+    if committees:
+        text += [
+            "## Committees: how well the spread predicts the error",
+            "",
+            "A committee (`NAME/`, opened by `mlpot.load_calculator` or "
+            "`mlpot.pretrained`) reports per-atom force spreads σ beside its "
+            "mean. Per frame set: the Spearman rank correlation of σ and the force "
+            "error, and the mean of s·σ (s fitted on validation frames) beside "
+            "the RMS error, from `benchmarks/committee_calibration.py` (the "
+            "commands are in each card). The low-energy committee is one of "
+            "the same recipe trained on the 800 lowest-energy frames, scored on "
+            "frames above its training energies.",
+            "",
+            "| committee | frames | atoms | rank correlation | mean s·σ (meV/Å) "
+            "| RMS error (meV/Å) |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *committees,
+            "",
+        ]
     (MODELS / "README.md").write_text("\n".join(text))
     print(f"wrote {MODELS / 'README.md'} ({len(rows)} models)")
 
