@@ -2,12 +2,13 @@
 
 Runs Langevin MD with the equivariant ethanol model, prints the energies as it
 goes and, at the end, the statistics of every kind of covalent bond. With a
-committee (``--model`` naming a committee folder) it also prints the largest
-force spread of the members and stops when it passes ``--max-spread``.
+committee (``--model ethanol-committee``, the shipped one, or a committee
+folder) it also prints the largest force spread of the members and stops
+when it passes ``--max-spread``.
 
     python examples/md_ethanol.py                      # 1 ps at 300 K
     python examples/md_ethanol.py --ps 5 --temperature 500 --trajectory md.traj
-    python examples/md_ethanol.py --model runs/ethanol-committee --max-spread 0.5
+    python examples/md_ethanol.py --model ethanol-committee --max-spread 0.5
 """
 
 import argparse
@@ -16,7 +17,7 @@ import numpy as np
 from ase.build import molecule
 from ase.io import Trajectory
 
-from mlpot import load_calculator, pretrained
+from mlpot import list_models, load_calculator, pretrained
 from mlpot.calculator import CommitteeCalculator
 from mlpot.geometry.internal import bond_lengths, bonded_pairs, group_by_elements
 from mlpot.md import SpreadExceeded, SpreadGuard, langevin
@@ -25,7 +26,9 @@ from mlpot.md import SpreadExceeded, SpreadGuard, langevin
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--model", help="checkpoint (default: shipped ethanol-equivariant)"
+        "--model",
+        help="a shipped model's name, a checkpoint or a committee folder "
+        "(default: the shipped ethanol-equivariant)",
     )
     parser.add_argument("--ps", type=float, default=1.0, help="length in ps")
     parser.add_argument("--temperature", type=float, default=300.0, help="K")
@@ -41,9 +44,8 @@ def main():
     args = parser.parse_args()
 
     atoms = molecule("CH3CH2OH")
-    atoms.calc = (
-        load_calculator(args.model) if args.model else pretrained("ethanol-equivariant")
-    )
+    model = args.model or "ethanol-equivariant"
+    atoms.calc = pretrained(model) if model in list_models() else load_calculator(model)
     committee = isinstance(atoms.calc, CommitteeCalculator)
     rng = np.random.default_rng(args.seed)
     dynamics = langevin(atoms, args.temperature, args.timestep, rng=rng)

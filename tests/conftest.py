@@ -14,6 +14,10 @@ SMALL_CONFIGS = {
     "invariant-gcn": dict(
         name="invariant", interaction="gcn", num_features=16, num_layers=2
     ),
+    # MACE-style many-body messages: products up to three factors per layer.
+    "equivariant-correlation3": dict(
+        name="equivariant", lmax=2, num_features=8, num_layers=2, correlation=3
+    ),
     # Energies measured from the isolated atoms (set when E0s are given).
     "equivariant-atom-reference": dict(
         name="equivariant", lmax=2, num_features=8, num_layers=2, atom_reference=True

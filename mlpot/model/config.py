@@ -46,6 +46,11 @@ class ModelConfig:
         Normalisation of neighbour sums; set from the training data.
     radial_hidden, radial_layers : int
         Width and depth of the radial MLPs.
+    correlation : int
+        Equivariant model only: each layer multiplies every atom's sum over
+        neighbours with itself up to this many factors (MACE's symmetric
+        contraction, correlation order), so one layer sees up to
+        (correlation + 1)-body terms; 1 is NequIP's layer.
     readout_hidden : int
         Hidden width of the per-atom energy readout.
     interaction : str
@@ -71,6 +76,7 @@ class ModelConfig:
     avg_num_neighbors: float = 10.0
     radial_hidden: int = 64
     radial_layers: int = 2
+    correlation: int = 1
     readout_hidden: int = 16
     interaction: str = "cfconv"
     atom_reference: bool = False
@@ -103,6 +109,7 @@ class ModelConfig:
             "num_layers",
             "radial_hidden",
             "readout_hidden",
+            "correlation",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(

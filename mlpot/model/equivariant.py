@@ -48,6 +48,7 @@ class EquivariantPotential(Potential):
                 avg_num_neighbors=config.avg_num_neighbors,
                 radial_hidden=config.radial_hidden,
                 radial_layers=config.radial_layers,
+                correlation=config.correlation,
             )
             for k in range(config.num_layers)
         )

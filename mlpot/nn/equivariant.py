@@ -20,6 +20,7 @@ from e3nn.nn import FullyConnectedNet
 from torch import nn
 
 from mlpot.nn.scatter import scatter_sum
+from mlpot.nn.symmetric_contraction import SymmetricContraction
 
 
 def order_rows(lmax: int) -> List[slice]:
@@ -189,6 +190,12 @@ class EquivariantInteraction(nn.Module):
     ``h_i' = gate(W_out Σ_j TP(W_in h_j, Y(r̂_ij); R(|r_ij|)) / sqrt(avg_num_neighbors)
     + SC(h_i, species_i)) [+ h_i]``
 
+    With ``correlation`` > 1 (MACE's many-body messages) the neighbour sum
+    A_i = W_A Σ_j TP(...) / sqrt(avg_num_neighbors), kept up to order
+    ``lmax_edge``, goes through a
+    :class:`~mlpot.nn.symmetric_contraction.SymmetricContraction` (products
+    of A_i with itself up to ``correlation`` factors) before ``W_out``.
+
     Parameters
     ----------
     lmax_in, lmax_out : int
@@ -205,6 +212,9 @@ class EquivariantInteraction(nn.Module):
         Typical number of neighbours, used to normalise the neighbour sum.
     radial_hidden, radial_layers : int
         Width and depth of the MLP that maps the radial embedding to path weights.
+    correlation : int
+        Largest number of factors in the products of the neighbour sum; 1
+        (the default) is NequIP's layer.
     """
 
     def __init__(
@@ -218,13 +228,16 @@ class EquivariantInteraction(nn.Module):
         avg_num_neighbors: float,
         radial_hidden: int = 64,
         radial_layers: int = 2,
+        correlation: int = 1,
     ):
         super().__init__()
         c = num_features
         self.lmax_out = lmax_out
         self.neighbour_norm = float(avg_num_neighbors) ** -0.5
         self.linear_in = EquivariantLinear(lmax_in, c, c)
-        self.tensor_product = EdgeTensorProduct(lmax_in, lmax_edge, lmax_out)
+        # The products need every order of the neighbour sum, not only the output's.
+        lmax_sum = lmax_out if correlation == 1 else max(lmax_out, lmax_edge)
+        self.tensor_product = EdgeTensorProduct(lmax_in, lmax_edge, lmax_sum)
         self.radial_size = self.tensor_product.num_paths * c
         self.radial_mlp = FullyConnectedNet(
             [num_basis]
@@ -233,12 +246,21 @@ class EquivariantInteraction(nn.Module):
             torch.nn.functional.silu,
         )
         channels_pre = [c + lmax_out * c] + [c] * lmax_out
+        channels_mixed = channels_pre if correlation == 1 else [c] * (lmax_sum + 1)
         self.linear_out = nn.ParameterList(
             nn.Parameter(torch.randn(k * c, out))
             for k, out in zip(
-                self.tensor_product.paths_per_order, channels_pre, strict=True
+                self.tensor_product.paths_per_order, channels_mixed, strict=True
             )
         )
+        self.product = None
+        if correlation > 1:
+            self.product = SymmetricContraction(
+                lmax_sum, lmax_out, correlation, c, num_species
+            )
+            self.linear_product = nn.ParameterList(
+                nn.Parameter(torch.randn(c, out)) for out in channels_pre
+            )
         self.linear_out_norm = [
             (k * c) ** -0.5 for k in self.tensor_product.paths_per_order
         ]
@@ -303,6 +325,13 @@ class EquivariantInteraction(nn.Module):
         messages = self.tensor_product(x[neighbour], edge_harmonics, weights)
         aggregated = scatter_sum(messages, centre, h.shape[0]) * self.neighbour_norm
         orders = self._mix_paths(aggregated)
+        if self.product is not None:
+            products = self.product(torch.cat(orders, dim=1), species)
+            norm = products[0].shape[-1] ** -0.5
+            orders = [
+                block @ weight * norm
+                for block, weight in zip(products, self.linear_product, strict=True)
+            ]
         for l, skip in enumerate(self.self_connection(h, species)):
             orders[l] = orders[l] + skip
         out = self.nonlinearity(orders)

@@ -1,0 +1,172 @@
+"""Many-body features: MACE-style symmetric contraction of an atom's features.
+
+For each channel c separately, the features A_c of an atom (orders l <=
+lmax, parity (-1)^l, m-major rows as in `mlpot.nn.equivariant`) are multiplied
+with themselves up to ``correlation`` times and coupled to each output order
+L with e3nn's Wigner 3j symbols:
+
+``B_c^L = Σ_ν Σ_k w_{ν,k,c}(species) · U_{ν,k}^L (A_c ⊗ … ⊗ A_c)``  (ν factors)
+
+When A is a sum over neighbours of two-body messages (one interaction), a
+product of ν factors holds (ν + 1)-body terms, so that two layers with
+correlation 3 see 4-body and higher terms in the first layer alone.
+
+The coupling tensors U_{ν,k}^L map the ν-fold product to order L with parity
+(-1)^L. They are built by coupling one factor at a time with
+`e3nn.o3.wigner_3j` (intermediate orders up to ``lmax``, either parity),
+symmetrised over the ν factors (the product is symmetric, so only the
+symmetric part counts), and reduced to an orthonormal basis of their span
+(SVD), so that no two weights do the same thing.
+"""
+
+import itertools
+import math
+from typing import Dict, List, Tuple
+
+import torch
+from e3nn import o3
+from torch import nn
+
+# Singular values below this fraction of the largest mark dependent couplings.
+RANK_TOLERANCE = 1e-6
+
+
+def _selection(l: int, lmax: int) -> torch.Tensor:
+    """Matrix (2l+1, (lmax+1)²) picking the rows of order l out of a feature."""
+    out = torch.zeros(2 * l + 1, (lmax + 1) ** 2, dtype=torch.float64)
+    out[:, l * l : (l + 1) ** 2] = torch.eye(2 * l + 1, dtype=torch.float64)
+    return out
+
+
+def coupling_candidates(lmax: int, correlation: int) -> Dict[Tuple[int, int], list]:
+    """Every way of coupling ``correlation`` factors to each order and parity.
+
+    Returns
+    -------
+    dict
+        ``(L, parity)`` → list of tensors of shape (2L+1, D, …, D) with
+        ``correlation`` axes of size D = (lmax+1)², one per factor.
+    """
+    found = {
+        (l, (-1) ** l): [_selection(l, lmax)] for l in range(lmax + 1)
+    }
+    for _ in range(correlation - 1):
+        grown: Dict[Tuple[int, int], list] = {}
+        for (l1, p1), tensors in found.items():
+            for l2 in range(lmax + 1):
+                picked = _selection(l2, lmax)
+                for l3 in range(abs(l1 - l2), min(l1 + l2, lmax) + 1):
+                    w3j = o3.wigner_3j(l1, l2, l3, dtype=torch.float64)
+                    for tensor in tensors:
+                        coupled = torch.einsum(
+                            "ijk,i...,jb->k...b", w3j, tensor, picked
+                        )
+                        grown.setdefault((l3, p1 * (-1) ** l2), []).append(coupled)
+        found = grown
+    return found
+
+
+def symmetric_basis(lmax: int, correlation: int, L: int) -> torch.Tensor:
+    """Orthonormal basis of the symmetric couplings of ``correlation`` factors to L.
+
+    Returns
+    -------
+    Tensor, shape (K, 2L+1, D, …, D)
+        K independent couplings (K may be 0), float64.
+    """
+    tensors = coupling_candidates(lmax, correlation).get((L, (-1) ** L), [])
+    size = (lmax + 1) ** 2
+    shape = (2 * L + 1,) + (size,) * correlation
+    if not tensors:
+        return torch.zeros((0,) + shape, dtype=torch.float64)
+    axes = list(range(1, correlation + 1))
+    permutations = list(itertools.permutations(axes))
+    symmetric = [
+        sum(t.permute(0, *order) for order in permutations) / len(permutations)
+        for t in tensors
+    ]
+    stacked = torch.stack([t.reshape(-1) for t in symmetric])
+    _, values, rows = torch.linalg.svd(stacked, full_matrices=False)
+    rank = int((values > RANK_TOLERANCE * values.max()).sum()) if values.numel() else 0
+    return rows[:rank].reshape((rank,) + shape)
+
+
+class SymmetricContraction(nn.Module):
+    """Channel-wise products of an atom's features, up to a correlation order.
+
+    Parameters
+    ----------
+    lmax_in : int
+        Highest order of the input features A, shape (N, (lmax_in+1)², C).
+    lmax_out : int
+        Highest output order L.
+    correlation : int
+        Largest number of factors ν (1 is a species-weighted copy of A).
+    num_channels : int
+        Channels C.
+    num_species : int
+        Chemical species; every weight depends on the atom's species.
+    """
+
+    def __init__(
+        self,
+        lmax_in: int,
+        lmax_out: int,
+        correlation: int,
+        num_channels: int,
+        num_species: int,
+    ):
+        super().__init__()
+        if correlation < 1:
+            raise ValueError(f"correlation must be at least 1, got {correlation}")
+        self.lmax_out = lmax_out
+        self.correlation = correlation
+        self.orders: List[List[int]] = []  # per L: the correlation orders used
+        self.weights = nn.ParameterList()
+        for L in range(lmax_out + 1):
+            used = []
+            for nu in range(1, correlation + 1):
+                basis = symmetric_basis(lmax_in, nu, L)
+                if len(basis) == 0:
+                    continue
+                # Derived from e3nn, so rebuilt rather than stored; built in
+                # float64 so that a float64 model gets exact couplings.
+                self.register_buffer(f"basis_{L}_{nu}", basis, persistent=False)
+                self.weights.append(
+                    nn.Parameter(
+                        torch.randn(num_species, len(basis), num_channels)
+                        / math.sqrt(len(basis))
+                    )
+                )
+                used.append(nu)
+            if not used:
+                raise ValueError(
+                    f"no product of features up to order {lmax_in} reaches output "
+                    f"order {L}; lower lmax_out or raise lmax_in"
+                )
+            self.orders.append(used)
+
+    def forward(self, features: torch.Tensor, species: torch.Tensor) -> List[torch.Tensor]:
+        """Per-order outputs, the L-th of shape (N, 2L+1, C).
+
+        Parameters
+        ----------
+        features : Tensor, shape (N, (lmax_in+1)², C)
+        species : Tensor, shape (N,)
+            Species index of each atom.
+        """
+        factors = features.transpose(1, 2)  # (N, C, D)
+        out, weight_index = [], 0
+        for L, used in enumerate(self.orders):
+            total = 0
+            for nu in used:
+                basis = getattr(self, f"basis_{L}_{nu}")  # (K, M, D, ..., D)
+                weights = self.weights[weight_index][species]  # (N, K, C)
+                weight_index += 1
+                # Weights first, then one factor at a time from the last axis.
+                product = torch.einsum("km...,nkc->ncm...", basis, weights)
+                for _ in range(nu):
+                    product = torch.einsum("ncm...d,ncd->ncm...", product, factors)
+                total = total + product
+            out.append(total.transpose(1, 2))
+        return out
