@@ -11,7 +11,7 @@ IRREPS = o3.Irreps("0e + 1o + 2e")  # one channel, the m-major rows of lmax 2
 
 
 def e3nn_products(x, correlation, L):
-    """Every e3nn coupling of ``correlation`` copies of x to (L, (-1)^L): (S, P, 2L+1)."""
+    """e3nn couplings of ``correlation`` copies of x to (L, (-1)^L): (S, P, 2L+1)."""
     target = o3.Irrep(L, (-1) ** L)
     mid = [o3.Irrep(l, p) for l in range(LMAX + 1) for p in (1, -1)]
     value, irreps = x, IRREPS

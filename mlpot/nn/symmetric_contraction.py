@@ -47,9 +47,7 @@ def coupling_candidates(lmax: int, correlation: int) -> Dict[Tuple[int, int], li
         ``(L, parity)`` → list of tensors of shape (2L+1, D, …, D) with
         ``correlation`` axes of size D = (lmax+1)², one per factor.
     """
-    found = {
-        (l, (-1) ** l): [_selection(l, lmax)] for l in range(lmax + 1)
-    }
+    found = {(l, (-1) ** l): [_selection(l, lmax)] for l in range(lmax + 1)}
     for _ in range(correlation - 1):
         grown: Dict[Tuple[int, int], list] = {}
         for (l1, p1), tensors in found.items():
@@ -146,7 +144,9 @@ class SymmetricContraction(nn.Module):
                 )
             self.orders.append(used)
 
-    def forward(self, features: torch.Tensor, species: torch.Tensor) -> List[torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, species: torch.Tensor
+    ) -> List[torch.Tensor]:
         """Per-order outputs, the L-th of shape (N, 2L+1, C).
 
         Parameters
