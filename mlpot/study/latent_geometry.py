@@ -1,20 +1,39 @@
 """Latent geometry: what the last-layer features hold about energy and geometry."""
 
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 
 from mlpot.analysis.latent import PROJECTIONS, project, structure_features
 from mlpot.analysis.probes import held_out_split, knn_r2, linear_probe_r2
 from mlpot.analysis.variables import geometry_variables
-from mlpot.data import read_frames
+from mlpot.data import Frames, read_frames
 from mlpot.study.config import StudyConfig
 from mlpot.study.data_efficiency import CURVE_FAMILIES, curve_run
 from mlpot.study.figures import FIGURES_DIR, latent_figure
 from mlpot.study.runs import trained_model
 
 ENERGY = "energy (eV, minus mean)"
+
+
+def probe_frames(study: StudyConfig, molecule: str) -> Tuple[Frames, Dict]:
+    """The first ``latent.n_frames`` test frames and the variables to probe.
+
+    Returns
+    -------
+    frames : Frames
+    variables : dict
+        Name (with unit) → values of shape (n_frames,): the energy minus its
+        mean, then the molecule's geometric variables.
+    """
+    data = study.molecules[molecule]
+    frames = read_frames(data.test, energy_unit=data.energy_unit)
+    if study.latent.n_frames is not None:
+        frames = frames.subset(np.arange(min(study.latent.n_frames, len(frames))))
+    variables = {ENERGY: frames.energy - frames.energy.mean()}
+    variables.update(geometry_variables(frames, molecule))
+    return frames, variables
 
 
 def analyse(study: StudyConfig, molecule: str, output) -> Dict:
@@ -36,12 +55,7 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     """
     settings = study.latent
     seed = study.data_efficiency.seeds[0]
-    data = study.molecules[molecule]
-    frames = read_frames(data.test, energy_unit=data.energy_unit)
-    if settings.n_frames is not None:
-        frames = frames.subset(np.arange(min(settings.n_frames, len(frames))))
-    variables = {ENERGY: frames.energy - frames.energy.mean()}
-    variables.update(geometry_variables(frames, molecule))
+    frames, variables = probe_frames(study, molecule)
     train, test = held_out_split(len(frames), settings.test_fraction, seed)
     scores, figures = {}, {}
     for family in CURVE_FAMILIES:

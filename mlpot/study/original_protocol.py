@@ -22,11 +22,9 @@ import numpy as np
 from mlpot.analysis.atom_probes import atom_probe_r2, own_geometry
 from mlpot.analysis.latent import PROJECTIONS, project, structure_features
 from mlpot.analysis.probes import held_out_split
-from mlpot.analysis.variables import geometry_variables
-from mlpot.data import read_frames
 from mlpot.study.config import StudyConfig
 from mlpot.study.figures import FIGURES_DIR, latent_figure, seed_band_figure
-from mlpot.study.latent_geometry import ENERGY, probe_scores
+from mlpot.study.latent_geometry import probe_frames, probe_scores
 from mlpot.study.runs import PlannedRun, recorded_test_errors, trained_model
 from mlpot.train.records import read_metrics
 
@@ -78,12 +76,7 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
         ``figures``: ``curves`` and family → latent PNG (first seed).
     """
     settings, latent = study.original_protocol, study.latent
-    data = study.molecules[molecule]
-    frames = read_frames(data.test, energy_unit=data.energy_unit)
-    if latent.n_frames is not None:
-        frames = frames.subset(np.arange(min(latent.n_frames, len(frames))))
-    variables = {ENERGY: frames.energy - frames.energy.mean()}
-    variables.update(geometry_variables(frames, molecule))
+    frames, variables = probe_frames(study, molecule)
     atoms_geometry = own_geometry(frames)
     first_seed = settings.seeds[0]
     train, test = held_out_split(len(frames), latent.test_fraction, first_seed)
