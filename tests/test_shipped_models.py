@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from mlpot import keys
-from mlpot.calculator import EquivCalculator, InvariantCalculator
+from mlpot import keys, load_calculator
+from mlpot.calculator import CommitteeCalculator, EquivCalculator, InvariantCalculator
 from mlpot.data import read_frames
 from mlpot.data.files import sha256sum
 from mlpot.model.io import load_model, read_checkpoint
@@ -32,6 +32,8 @@ from mlpot.train.report import evaluate_file
 ROOT = Path(__file__).parents[1]
 MODELS = ROOT / "models"
 CARDS = sorted(path.stem for path in MODELS.glob("*.json"))
+COMMITTEES = sorted(path.parent.name for path in MODELS.glob("*/committee.json"))
+SINGLE = [name for name in CARDS if name not in COMMITTEES]
 CALCULATORS = {"equivariant": EquivCalculator, "invariant": InvariantCalculator}
 # The card's error figures that must reproduce: MAE and RMSE of energy and forces.
 FIGURES = (
@@ -42,10 +44,15 @@ FIGURES = (
 )
 
 
+def _shipped(name) -> Path:
+    """The checkpoint, or the committee folder, of a shipped model."""
+    return MODELS / name if name in COMMITTEES else MODELS / f"{name}.ckpt"
+
+
 def test_every_shipped_model_has_json_figures():
-    shipped = sorted(path.stem for path in MODELS.glob("*.ckpt"))
+    shipped = sorted([path.stem for path in MODELS.glob("*.ckpt")] + COMMITTEES)
     assert shipped, "no shipped checkpoints in models/"
-    assert CARDS == shipped, "every models/NAME.ckpt needs models/NAME.json"
+    assert CARDS == shipped, "every models/NAME.ckpt or NAME/ needs models/NAME.json"
     for name in shipped:
         assert (MODELS / f"{name}.md").is_file(), f"models/{name}.md is missing"
 
@@ -73,7 +80,7 @@ def evaluated(request):
     """The card of one model and a fresh evaluation on its test file."""
     name = request.param
     card = _card(name)
-    report = evaluate_file(MODELS / f"{name}.ckpt", _test_file(name))
+    report = evaluate_file(_shipped(name), _test_file(name))
     return name, card, report
 
 
@@ -104,7 +111,7 @@ def test_test_file_is_the_one_the_card_names(name):
     assert f"`{recorded['sha256']}`" in card
 
 
-@pytest.mark.parametrize("name", CARDS)
+@pytest.mark.parametrize("name", SINGLE)
 def test_model_loads_through_its_family_calculator(name):
     checkpoint = MODELS / f"{name}.ckpt"
     family = read_checkpoint(checkpoint)["model_family"]
@@ -135,3 +142,25 @@ def test_model_loads_through_its_family_calculator(name):
             atoms.get_forces(), expected[keys.FORCES].numpy(), rtol=0, atol=tolerance
         )
     assert torch.isfinite(torch.as_tensor(atoms.get_forces())).all()
+
+
+@pytest.mark.parametrize("name", COMMITTEES)
+def test_committee_opens_in_ase_with_its_spread_and_calibration(name):
+    atoms = read_frames(_test_file(name)).to_atoms(0)
+    atoms.calc = load_calculator(MODELS / name)
+    assert isinstance(atoms.calc, CommitteeCalculator)
+    forces = atoms.get_forces()
+    results = atoms.calc.results
+    members = results["member_forces"]
+    assert len(members) >= 2 and members.shape[1:] == forces.shape
+    np.testing.assert_allclose(forces, members.mean(axis=0), atol=1e-9)
+    assert results["max_forces_std"] == results["forces_std"].max() > 0
+    assert results["energy_std"] >= 0
+    card = (MODELS / f"{name}.md").read_text()
+    calibrations = _card(name)["calibration"]
+    assert calibrations, f"models/{name}.json has no calibration figures"
+    for calibration in calibrations:
+        assert f"s = {calibration['scale']:.2f}" in card
+        for row in calibration["sets"].values():
+            assert f"| {row['rank_correlation']:.2f} |" in card
+        assert (MODELS / calibration["figure"]).is_file()
