@@ -18,20 +18,22 @@ if [[ $name == *-committee ]]; then
   }
   case $name in
     ethane-committee)
-      calibrate "models/$name" "$name" --set test=data/ethane/ethane-gfn2-test.h5 \
+      test=data/ethane/ethane-gfn2-test.h5
+      calibrate "models/$name" "$name" --set test=$test \
         --set md-1500K=data/ethane/ethane-gfn2-hot1500.h5 \
         --set C-C-stretched=data/ethane/ethane-gfn2-stretch-cc.h5 \
         --set C-H-stretched=data/ethane/ethane-gfn2-stretch-ch.h5 ;;
     ethanol-committee)
-      calibrate "models/$name" "$name" --set test=../shared/data/md17/rmd17_ethanol_test_01.npz
+      test=../shared/data/md17/rmd17_ethanol_test_01.npz
+      calibrate "models/$name" "$name" --set test=$test
       split=runs/ethanol-committee-ood/data
       calibrate runs/ethanol-committee-ood/lowest-0.8 ethanol-committee-ood \
         --set test-within=$split/test-within.h5 --set test-above=$split/test-above.h5 \
         --set train-highest-0.2=$split/highest-0.2.h5 \
         --note "A committee of this recipe trained on the 800 lowest-energy frames of the training file (training/ethanol-committee-ood.sh), on test frames within and above its training energies and on the 200 highest-energy training frames" ;;
   esac
-  mlpot-card "models/$name" --recipe "training/$name.yaml" "${calibrations[@]}" \
-    --json "models/$name.json"
+  mlpot-card "models/$name" --test "$test" --recipe "training/$name.yaml" \
+    "${calibrations[@]}" --json "models/$name.json"
   python training/models_table.py
   exit
 fi
