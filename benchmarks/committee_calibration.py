@@ -86,6 +86,7 @@ def main(argv=None) -> int:
         "scale": scale,
         "fitted_on": fitted_on,
         "note": args.note,
+        "json": args.json,
         "command": " ".join(
             ["python", "benchmarks/committee_calibration.py"]
             + list(sys.argv[1:] if argv is None else argv)

@@ -408,14 +408,31 @@ def committee_card(
     sections.append(_training_section(meta, "## Training (member 0; each alike)"))
     if latency_ms:
         sections.append(_speed_section(test_report, latency_ms))
-    reproduce = _reproduce_section(
-        path, test_report["data"], recipe or _recipe(meta), meta
+    sections.append(
+        _committee_reproduce_section(
+            path, test_report["data"], recipe or _recipe(meta), calibrations
+        )
     )
-    for calibration in calibrations:
-        if calibration.get("command"):
-            reproduce.insert(-1, calibration["command"])
-    sections.append(reproduce)
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _committee_reproduce_section(
+    path: str, test: Dict, recipe: Optional[str], calibrations: Sequence[Dict]
+) -> List[str]:
+    test_path = test.get("path", test["file"])
+    card = f"mlpot-card {path} --test {test_path}" + "".join(
+        f" --calibration {c['json']}" for c in calibrations if c.get("json")
+    )
+    return [
+        "## Reproduce",
+        "",
+        "```bash",
+        f"mlpot-train {recipe}" if recipe else "# (no recipe recorded)",
+        f"mlpot-eval {path} {test_path}",
+        *[c["command"] for c in calibrations if c.get("command")],
+        card,
+        "```",
+    ]
 
 
 def _committee_summary_section(

@@ -161,6 +161,7 @@ def test_committee_card_shows_the_mean_each_member_and_the_calibration(
         "scale": calibration_scale(spread, error),
         "fitted_on": "the test frames",
         "command": "python benchmarks/committee_calibration.py runs/trio",
+        "json": "calibration.json",
         "sets": {
             "test": {
                 "source": "test.npz",
@@ -187,4 +188,5 @@ def test_committee_card_shows_the_mean_each_member_and_the_calibration(
     assert "| 12.3 | 45.6 |" in card
     assert 'load_calculator("runs/trio")' in card
     assert "python benchmarks/committee_calibration.py runs/trio" in card
+    assert "mlpot-card runs/trio --test test.npz --calibration calibration.json" in card
     assert "ms (committee, float64)" in card and "ms (one member, float64)" in card

@@ -57,7 +57,7 @@ def calibration_curve(spread, error, bins: int = 10) -> Dict[str, list]:
 
 
 def calibration_figure(path, sets: Dict[str, Dict[str, list]], scale: float = 1.0):
-    """Calibration curves of several frame sets, with the diagonal, as a PNG.
+    """Calibration curves of several frame sets, with the diagonal, as a log-log PNG.
 
     Parameters
     ----------
@@ -74,12 +74,17 @@ def calibration_figure(path, sets: Dict[str, Dict[str, list]], scale: float = 1.
 
     figure = Figure(figsize=(5, 4.5), layout="constrained")
     axis = figure.subplots()
-    largest = 0.0
+    values = []
     for name, curve in sets.items():
         x = scale * np.asarray(curve["spread"])
         axis.plot(x, curve["rms_error"], "o-", label=name)
-        largest = max(largest, x.max(initial=0), max(curve["rms_error"], default=0))
-    axis.plot([0, largest], [0, largest], color="grey", linewidth=0.8)
+        values += [*x, *curve["rms_error"]]
+    positive = [v for v in values if v > 0]
+    if positive:  # spreads and errors span decades in and out of distribution
+        low, high = min(positive), max(positive)
+        axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
     axis.set_xlabel(f"predicted force spread × {scale:.3g} (eV/Å)")
     axis.set_ylabel("RMS force error (eV/Å)")
     axis.legend()
