@@ -55,7 +55,10 @@ def validation_frames(committee):
     if data.get("val"):
         frames = read_frames(data["val"], **labels)
         return frames, range(len(frames))
-    return read_frames(data["train"], **labels), metadata["split"]["val"]
+    frames = read_frames(data["train"], **labels)
+    # The split records frame ids, which are positions only in unsubsetted files.
+    position = {int(frame_id): k for k, frame_id in enumerate(frames.frame_ids)}
+    return frames, [position[int(frame_id)] for frame_id in metadata["split"]["val"]]
 
 
 def main(argv=None) -> int:

@@ -69,6 +69,7 @@ def calibration_figure(path, sets: Dict[str, Dict[str, list]], scale: float = 1.
         The calibration factor applied to the spread axis.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     from mlpot.fileio import atomic_path
 
@@ -85,6 +86,8 @@ def calibration_figure(path, sets: Dict[str, Dict[str, list]], scale: float = 1.
         axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
         axis.set_xscale("log")
         axis.set_yscale("log")
+        for side in (axis.xaxis, axis.yaxis):  # labels at decades only
+            side.set_minor_formatter(NullFormatter())
     axis.set_xlabel(f"predicted force spread × {scale:.3g} (eV/Å)")
     axis.set_ylabel("RMS force error (eV/Å)")
     axis.legend()
