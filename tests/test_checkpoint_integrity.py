@@ -5,6 +5,7 @@ import torch
 from conftest import make_model
 
 from mlpot import pretrained
+from mlpot.model.committee import is_committee, member_paths
 from mlpot.model.io import CheckpointError, load_model, save_model
 from mlpot.pretrained_models import list_models, pretrained_path
 
@@ -69,10 +70,15 @@ def test_wrong_typed_config_value_is_a_clear_error(saved):
 
 @pytest.mark.parametrize("name", list_models())
 def test_shipped_checkpoints_carry_a_digest_and_a_domain(name):
-    payload = torch.load(pretrained_path(name), weights_only=True)
-    assert len(payload["digest"]) == 64
-    assert payload["metadata"]["domain"]["formulas"]
-    assert pretrained(name).model.metadata["domain"] == payload["metadata"]["domain"]
+    path = pretrained_path(name)
+    # A committee's members each carry their own; its domain is member 0's.
+    paths = member_paths(path) if is_committee(path) else [path]
+    payloads = [torch.load(member, weights_only=True) for member in paths]
+    for payload in payloads:
+        assert len(payload["digest"]) == 64
+        assert payload["metadata"]["domain"]["formulas"]
+    domain = payloads[0]["metadata"]["domain"]
+    assert pretrained(name).model.metadata["domain"] == domain
 
 
 class _Payload:
