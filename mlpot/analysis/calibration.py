@@ -140,21 +140,8 @@ def spread_and_error_of(members, reference):
 
 
 def spread_and_error(calculator, frames, indices: Sequence[int] = None):
-    """Per-atom force spread and error of a committee on labelled frames.
-
-    Parameters
-    ----------
-    calculator : mlpot.calculator.CommitteeCalculator
-    frames : mlpot.data.Frames
-        With forces (eV/Å).
-    indices : sequence of int, optional
-        Frames to use; default all.
-
-    Returns
-    -------
-    spread, error : ndarray, shape (atoms,)
-        σ and ε in eV/Å for every atom of the frames used.
-    """
+    """Per-atom force spread σ and error ε (eV/Å), shape (atoms,), of a committee
+    on labelled frames: `spread_and_error_of` of `member_forces` (same arguments)."""
     return spread_and_error_of(*member_forces(calculator, frames, indices))
 
 
