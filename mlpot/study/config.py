@@ -104,11 +104,18 @@ class DataEfficiency:
         Seeds of the split and the initialisation; each point is averaged over them.
     n_val : int
         Validation frames of every run, the same for all sizes.
+    noise_sizes : list of int
+        Sizes (of ``sizes``) that also train with ``noise_seeds``, so that the
+        families' difference there can be called beyond or within seed noise.
+    noise_seeds : list of int
+        The further seeds of the ``noise_sizes`` points.
     """
 
     sizes: List[int] = field(default_factory=lambda: [50, 100, 250, 500, 950])
     seeds: List[int] = field(default_factory=lambda: [0])
     n_val: int = 50
+    noise_sizes: List[int] = field(default_factory=list)
+    noise_seeds: List[int] = field(default_factory=list)
 
     def __post_init__(self):
         sizes, seeds = self.sizes, self.seeds
@@ -116,6 +123,30 @@ class DataEfficiency:
         _require(valid, "data_efficiency.sizes", "2+ different sizes >= 1", sizes)
         _require(len(seeds) >= 1, "data_efficiency.seeds", "a list of seeds", seeds)
         _require(self.n_val >= 1, "data_efficiency.n_val", "at least 1", self.n_val)
+        noise_sizes, noise_seeds = self.noise_sizes, self.noise_seeds
+        _require(
+            set(noise_sizes) <= set(sizes),
+            "data_efficiency.noise_sizes",
+            "sizes of data_efficiency.sizes",
+            noise_sizes,
+        )
+        _require(
+            not set(noise_seeds) & set(seeds),
+            "data_efficiency.noise_seeds",
+            "seeds not in data_efficiency.seeds",
+            noise_seeds,
+        )
+        _require(
+            bool(noise_sizes) == bool(noise_seeds),
+            "data_efficiency.noise_seeds",
+            "given together with data_efficiency.noise_sizes",
+            noise_seeds,
+        )
+
+    def seeds_at(self, size: int) -> List[int]:
+        """The seeds of the learning-curve point with ``size`` training frames."""
+        extra = self.noise_seeds if size in self.noise_sizes else []
+        return list(self.seeds) + list(extra)
 
 
 @dataclass
@@ -315,10 +346,11 @@ class StudyConfig:
 def recorded_config(values: Dict[str, Any], folder) -> Dict[str, Any]:
     """A config dict recorded in ``folder``, its data paths relative to ``folder``.
 
-    Records written with absolute data paths, or without ``sections`` and
-    ``original_protocol`` (by older versions) become the same as ones written
-    by ``StudyConfig.to_dict(relative_to=folder)``, so both compare equal to
-    the config they were written from.
+    Records written with absolute data paths, or without ``sections``,
+    ``original_protocol`` or the learning curves' seed-noise points (by older
+    versions) become the same as ones written by
+    ``StudyConfig.to_dict(relative_to=folder)``, so both compare equal to the
+    config they were written from.
     """
     values = {
         # Records from before these keys existed ran every classic section.
@@ -326,6 +358,12 @@ def recorded_config(values: Dict[str, Any], folder) -> Dict[str, Any]:
         "sections": [name for name in ANALYSES if name != "original_protocol"],
         **values,
     }
+    if isinstance(values.get("data_efficiency"), dict):
+        values["data_efficiency"] = {
+            "noise_sizes": [],
+            "noise_seeds": [],
+            **values["data_efficiency"],
+        }
     return _with_data_paths(
         values, lambda p: path_relative_to(path_from(p, folder), folder)
     )

@@ -33,13 +33,13 @@ def curve_run(
 
 
 def planned_runs(study: StudyConfig, molecule: str) -> List[PlannedRun]:
-    """Every learning-curve run of ``molecule``: families × sizes × seeds."""
+    """Every learning-curve run of ``molecule``: families × sizes × their seeds."""
     settings = study.data_efficiency
     return [
         curve_run(study, molecule, family, size, seed)
         for family in CURVE_FAMILIES
         for size in settings.sizes
-        for seed in settings.seeds
+        for seed in settings.seeds_at(size)
     ]
 
 
@@ -57,9 +57,10 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     -------
     dict
         JSON-able: ``sizes``; ``curves``: per family ``energy`` and
-        ``forces`` test MAEs (sizes × seeds) in meV and meV/Å, and
-        ``slopes`` (``slope`` and ``prefactor`` per quantity); ``figure``,
-        the PNG path relative to ``output``.
+        ``forces`` test MAEs in meV and meV/Å, one list per size with a value
+        per seed of that size (``DataEfficiency.seeds_at``), and ``slopes``
+        (``slope`` and ``prefactor`` per quantity); ``figure``, the PNG path
+        relative to ``output``.
     """
     settings = study.data_efficiency
     sizes = sorted(set(settings.sizes))
@@ -70,7 +71,7 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
 
     curves = {}
     for family in CURVE_FAMILIES:
-        errors = [[recorded(family, n, seed) for seed in settings.seeds] for n in sizes]
+        errors = [[recorded(family, n, s) for s in settings.seeds_at(n)] for n in sizes]
         curve = {
             quantity: [[e[key] for e in row] for row in errors]
             for quantity, key in ERROR_KEYS.items()
@@ -85,9 +86,10 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
 
 
 def _fit(sizes, errors) -> Dict[str, float]:
-    """Power-law fit through every seed's error at every size."""
-    errors = np.asarray(errors, dtype=np.float64)
-    slope, prefactor = fit_power_law(
-        np.repeat(sizes, errors.shape[1]), errors.reshape(-1)
-    )
+    """Power-law fit through the seeds' mean error at every size.
+
+    Fitting the means keeps the sizes with more seeds from weighing more.
+    """
+    means = np.array([np.mean(row) for row in errors], dtype=np.float64)
+    slope, prefactor = fit_power_law(np.asarray(sizes, dtype=np.float64), means)
     return {"slope": slope, "prefactor": prefactor}

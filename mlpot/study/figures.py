@@ -31,20 +31,22 @@ def learning_curve_figure(path, molecule: str, curves: Mapping[str, Dict]) -> Pa
     molecule : str
         Used in the title.
     curves : dict
-        Family → ``sizes`` (P,), ``energy`` and ``forces`` (P, seeds) test
-        MAEs in meV and meV/Å, and ``slopes``: quantity → ``slope``,
-        ``prefactor`` of the fit.
+        Family → ``sizes`` (P,), ``energy`` and ``forces``: per size a list
+        of test MAEs in meV and meV/Å, one per seed, and ``slopes``:
+        quantity → ``slope``, ``prefactor`` of the fit.
     """
     figure = _figure(10, 4.2)
     for axis, (quantity, label) in zip(figure.subplots(1, 2), QUANTITIES, strict=True):
         for family, curve in curves.items():
             sizes = np.asarray(curve["sizes"], dtype=np.float64)
-            errors = np.asarray(curve[quantity], dtype=np.float64)
             fit = curve["slopes"][quantity]
             colour = COLOURS[family]
-            for column in errors.T:
-                axis.scatter(sizes, column, s=10, alpha=0.4, color=colour)
-            axis.plot(sizes, errors.mean(axis=1), "o-", color=colour, label=family)
+            for size, values in zip(sizes, curve[quantity], strict=True):
+                axis.scatter(
+                    np.full(len(values), size), values, s=10, alpha=0.4, color=colour
+                )
+            means = [np.mean(values) for values in curve[quantity]]
+            axis.plot(sizes, means, "o-", color=colour, label=family)
             axis.plot(
                 sizes,
                 fit["prefactor"] * sizes ** fit["slope"],

@@ -102,9 +102,14 @@ def _header(results: Dict) -> List[str]:
     ]
     sections = config.get("sections") or list(ANALYSES)
     if set(sections) - {"generalisation", "original_protocol"}:
+        noise = (
+            f" (at {curve['noise_sizes']} frames also seeds {curve['noise_seeds']})"
+            if curve.get("noise_sizes")
+            else ""
+        )
         lines.append(
             f"- Learning curves: {curve['sizes']} training frames, seeds "
-            f"{curve['seeds']}, {curve['n_val']} validation frames per run."
+            f"{curve['seeds']}{noise}, {curve['n_val']} validation frames per run."
         )
     original = config.get("original_protocol")
     if original and "original_protocol" in sections:
@@ -132,13 +137,17 @@ def _curve_finding(molecule: str, part: Dict) -> str:
     def forces(family, k):
         return _num(np.mean(curves[family]["forces"][k]))
 
+    def noise(k):
+        verdict = _curve_noise(curves, "forces", k)
+        return "" if verdict == "one seed" else f" ({verdict})"
+
     slope = {f: f"{curves[f]['slopes']['forces']['slope']:.2f}" for f in curves}
     return (
         f"**{molecule}, data efficiency:** with {low} training frames the "
         f"equivariant model's test force MAE is {forces('equivariant', 0)} meV/Å "
-        f"vs {forces('invariant', 0)} meV/Å for the invariant model; with "
-        f"{high} frames {forces('equivariant', -1)} vs "
-        f"{forces('invariant', -1)} meV/Å. Log-log slopes of the force "
+        f"vs {forces('invariant', 0)} meV/Å for the invariant model{noise(0)}; "
+        f"with {high} frames {forces('equivariant', -1)} vs "
+        f"{forces('invariant', -1)} meV/Å{noise(-1)}. Log-log slopes of the force "
         f"learning curves: {slope['equivariant']} vs {slope['invariant']}."
     )
 
@@ -225,6 +234,7 @@ def _data_efficiency(part: Dict) -> List[str]:
         for label in ("energy MAE (meV)", "force MAE (meV/Å)")
         for family in CURVE_FAMILIES
     ]
+    header += [f"{quantity}: difference" for quantity in ("energy", "forces")]
     rows = [
         [str(size)]
         + [
@@ -232,6 +242,7 @@ def _data_efficiency(part: Dict) -> List[str]:
             for quantity in ("energy", "forces")
             for family in CURVE_FAMILIES
         ]
+        + [_curve_noise(curves, quantity, k) for quantity in ("energy", "forces")]
         for k, size in enumerate(part["sizes"])
     ]
     slopes = [
@@ -243,12 +254,25 @@ def _data_efficiency(part: Dict) -> List[str]:
         for family in CURVE_FAMILIES
     ]
     return (
-        ["Test errors, mean ± standard deviation over seeds:", ""]
+        [
+            "Test errors, mean ± standard deviation over seeds; where a size has "
+            "several seeds, the difference between the families is *beyond seed "
+            "noise* when every seed of one is better than every seed of the other:",
+            "",
+        ]
         + table(header, rows)
         + ["", "Slopes of log(MAE) against log(training frames):", ""]
         + table(["model", "energy slope", "force slope"], slopes)
         + ["", f"![learning curves]({part['figure']})"]
     )
+
+
+def _curve_noise(curves: Dict, quantity: str, k: int) -> str:
+    """Whether the families differ beyond seed noise at size index ``k``."""
+    values = [curves[family][quantity][k] for family in CURVE_FAMILIES]
+    if min(len(v) for v in values) < 2:
+        return "one seed"
+    return original_report.seed_noise(*values)
 
 
 def _training_time(part: Dict) -> List[str]:
