@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     rows = [
         mlpot_row(run, hours),
         nequip_row(run, hours, Path(args.nequip_venv)),
-        mace_row(run, hours, Path(args.mace_venv)),
+        *(mace_row(run, hours, Path(args.mace_venv), name) for name in MACE_SIZES),
     ]
     out = Path(args.json or run / "head_to_head.json")
     with atomic_path(out) as tmp:
@@ -114,20 +114,31 @@ def nequip_row(run: Path, hours: float, venv: Path) -> dict:
     return _row("NequIP 0.6.2", settings, scores, spent, epochs)
 
 
-def mace_row(run: Path, hours: float, venv: Path) -> dict:
+# name: (hidden irreps, dtype, description)
+MACE_SIZES = {
+    "mace": ("128x0e + 128x1o", "float64", "README size: 128x0e+128x1o, float64"),
+    "mace-32": ("32x0e + 32x1o", "float32", "32x0e+32x1o, float32"),
+}
+
+
+def mace_row(run: Path, hours: float, venv: Path, name: str) -> dict:
     """Train MACE for the budget, write its best checkpoint's model and score it."""
-    record = run / "mace-budget.json"
+    irreps, dtype, description = MACE_SIZES[name]
+    record = run / f"{name}-budget.json"
     env = {"MACE_RUN_TRAIN": str(venv / "bin/mace_run_train")}
+    script = ["bash", MACE_SCRIPT, run, name, irreps, dtype]
     if not record.is_file():
-        _budget(record, hours, ["bash", MACE_SCRIPT, run], env)
-    model = run / "mace/models/mace.model"
-    epoch = _mace_checkpoint_epoch(run / "mace/checkpoints")
+        _budget(record, hours, script, env)
+    model = run / name / "models/mace.model"
+    epoch = _mace_checkpoint_epoch(run / name / "checkpoints")
     if not model.is_file():
         # resumes from the best checkpoint with nothing left to train: writes the model
-        _run(["bash", MACE_SCRIPT, run, str(epoch)], env)
-    scores = _score(run / "mace-scores.json", venv / "bin/python", "mace", model, run)
+        _run([*script, str(epoch)], env)
+    scores = _score(
+        run / f"{name}-scores.json", venv / "bin/python", "mace", model, run
+    )
     spent = json.loads(record.read_text())["cpu_s"]
-    settings = "README size: 128x0e+128x1o, correlation 3, 2 layers, r_max 5 Å"
+    settings = f"{description}, correlation 3, 2 layers, r_max 5 Å"
     return _row("MACE", settings, scores, spent, epoch + 1)
 
 
