@@ -32,7 +32,21 @@ def test_budget_interrupts_a_command_once_its_cpu_time_is_spent():
     result = cpu_budget.run_with_budget(command, cpu_s=1.0, poll_s=0.1, grace_s=10)
     assert result["stopped_because"] == "budget"
     assert result["returncode"] != 0
-    assert 1.0 <= result["cpu_s"] < 5.0
+    assert 1.0 <= result["cpu_s"] <= result["cpu_s_at_exit"] < 5.0
+
+
+def test_budget_interrupts_a_command_started_with_sigint_ignored():
+    import signal
+
+    command = [sys.executable, "-c", SPIN.format(60)]
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = cpu_budget.run_with_budget(command, cpu_s=1.0, poll_s=0.1, grace_s=30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result["stopped_because"] == "budget"
+    assert result["wall_s"] < 20
+    assert result["cpu_s_at_exit"] < 3.0
 
 
 def test_budget_counts_the_cpu_time_of_child_processes():
@@ -97,6 +111,7 @@ def test_scorer_gives_the_known_errors_of_a_shifted_calculator(tmp_path):
     errors = score.errors(_Shifted(), frames)
     assert errors["frames"] == 4
     assert errors["energy_mae_meV"] == pytest.approx(2.0, abs=1e-3)
+    assert errors["energy_mean_error_meV"] == pytest.approx(2.0, abs=1e-3)
     assert errors["forces_mae_meV_per_A"] == pytest.approx(3.0, abs=1e-3)
     assert errors["forces_rmse_meV_per_A"] == pytest.approx(3.0, abs=1e-3)
 

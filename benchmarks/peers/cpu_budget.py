@@ -20,6 +20,7 @@ Example
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -69,14 +70,25 @@ def run_with_budget(
 ):
     """Run ``command`` at one thread; interrupt it when its CPU time reaches ``cpu_s``.
 
+    The command gets SIGINT's default action back (a shell's background job
+    inherits SIGINT ignored), so that a Python program stops at the interrupt.
+
     Returns
     -------
     dict
-        ``command``, ``budget_cpu_s``, ``cpu_s`` (spent), ``wall_s``,
+        ``command``, ``budget_cpu_s``, ``cpu_s`` (CPU seconds when the budget
+        was found spent, or at exit), ``cpu_s_at_exit`` (CPU seconds of the
+        command and the children it waited for, from ``getrusage``: includes
+        what it did between the interrupt and its exit), ``wall_s``,
         ``returncode`` and ``stopped_because`` (``"budget"`` or ``"exited"``).
     """
     start = time.monotonic()
-    process = subprocess.Popen(command, env=dict(os.environ, **ONE_THREAD))
+    before = _children_cpu_s()
+    process = subprocess.Popen(
+        command,
+        env=dict(os.environ, **ONE_THREAD),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     stopped_because, spent = "exited", 0.0
     while process.poll() is None:
         spent = max(spent, process_tree_cpu_s(process.pid))
@@ -90,14 +102,21 @@ def run_with_budget(
                 process.wait()
             break
         time.sleep(poll_s)
+    at_exit = _children_cpu_s() - before
     return {
-        "command": list(command),
+        "command": [str(part) for part in command],
         "budget_cpu_s": cpu_s,
-        "cpu_s": round(spent, 1),
+        "cpu_s": round(spent if stopped_because == "budget" else at_exit, 1),
+        "cpu_s_at_exit": round(at_exit, 1),
         "wall_s": round(time.monotonic() - start, 1),
         "returncode": process.returncode,
         "stopped_because": stopped_because,
     }
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv=None) -> int:

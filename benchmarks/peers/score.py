@@ -47,7 +47,17 @@ def calculator(kind: str, model: str, symbols):
 
 
 def errors(calc, frames) -> dict:
-    """Energy (meV) and force (meV/Å) MAE and RMSE of ``calc`` on labelled frames."""
+    """Energy (meV) and force (meV/Å) errors of ``calc`` on labelled frames.
+
+    Returns
+    -------
+    dict
+        ``frames``; ``energy_mae_meV``, ``energy_rmse_meV``,
+        ``energy_mean_error_meV`` (the mean signed error: an offset common to
+        all frames), ``forces_mae_meV_per_A``, ``forces_rmse_meV_per_A``
+        (over all components) and ``cpu_ms_per_frame`` (process CPU time of
+        the loop per frame).
+    """
     energy_errors, force_errors = [], []
     start = time.process_time()
     for reference in frames:
@@ -64,6 +74,8 @@ def errors(calc, frames) -> dict:
         "frames": len(frames),
         "energy_mae_meV": float(np.mean(np.abs(energy))),
         "energy_rmse_meV": float(np.sqrt(np.mean(energy**2))),
+        # a constant offset of every energy (no effect on forces or dynamics)
+        "energy_mean_error_meV": float(np.mean(energy)),
         "forces_mae_meV_per_A": float(np.mean(np.abs(forces))),
         "forces_rmse_meV_per_A": float(np.sqrt(np.mean(forces**2))),
         "cpu_ms_per_frame": 1e3 * cpu_s / len(frames),
