@@ -102,3 +102,22 @@ def test_records_from_before_the_noise_points_match_their_config(tmp_path):
     older = {**current, "data_efficiency": dict(current["data_efficiency"])}
     del older["data_efficiency"]["noise_sizes"], older["data_efficiency"]["noise_seeds"]
     assert recorded_config(older, tmp_path) == current
+
+
+def test_three_molecule_config_plans_both_protocols_with_seed_noise():
+    from collections import Counter
+
+    from mlpot.study.run import planned_runs as study_runs
+
+    config = load_study_config(EXAMPLES / "three-molecules.yaml")
+    runs = study_runs(config, "studies/three-molecules")
+    assert Counter(run.molecule for run in runs) == {
+        "aspirin": 28,
+        "ethanol": 28,
+        "toluene": 28,
+    }
+    names = {run.name for run in runs if run.molecule == "toluene"}
+    for family in ("equivariant", "invariant"):
+        assert {f"{family}-n950-seed{s}" for s in (0, 1, 2)} <= names
+        assert {f"original-{family}-seed{s}" for s in (0, 1, 2)} <= names
+    assert config.train["budget_clock"] == "cpu"
