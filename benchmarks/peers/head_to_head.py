@@ -144,11 +144,15 @@ def mace_row(run: Path, hours: float, venv: Path, name: str) -> dict:
     script = ["bash", MACE_SCRIPT, run, name, irreps, dtype]
     if not record.is_file():
         _budget(record, hours, script + settings(hours), env)
-    model = run / name / "models/mace.model"
-    if not model.is_file():
+    models = run / name / "models"
+    if not (models / "mace.model").is_file():
         # resumes from the best checkpoint with nothing left to train: writes the model
         epoch = _mace_checkpoint_epoch(run / name / "checkpoints")
         _run([*script, f"--max_num_epochs={epoch}"], env)
+    # after stage two, MACE writes the final weights beside the stage-one model
+    model = models / "mace_stagetwo.model"
+    if not model.is_file():
+        model = models / "mace.model"
     scores = _score(
         run / f"{name}-scores.json", venv / "bin/python", "mace", model, run
     )
