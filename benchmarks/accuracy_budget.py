@@ -126,10 +126,9 @@ def candidates_table(summaries) -> str:
     return "\n".join(lines)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("recipe", nargs="?", help="training recipe (YAML)")
-    parser.add_argument("--name", default="baseline", help="candidate name")
+def add_candidate_arguments(parser, default_name: str) -> None:
+    """``--name`` and ``--set`` (``overrides``): a candidate and its settings."""
+    parser.add_argument("--name", default=default_name, help="candidate name")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -139,6 +138,12 @@ def _parser():
         metavar="SECTION.KEY=VALUE",
         help="settings of this candidate (mlpot-train --set)",
     )
+
+
+def _parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("recipe", nargs="?", help="training recipe (YAML)")
+    add_candidate_arguments(parser, "baseline")
     parser.add_argument("--cpu-hours", type=float, default=1.0)
     parser.add_argument("--runs", default="runs/accuracy", help="folder of the runs")
     parser.add_argument("--json", help="summary file (default benchmarks/accuracy/)")

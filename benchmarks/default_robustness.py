@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from accuracy_budget import ONE_THREAD, TRAIN_COMMAND, add_candidate_arguments
 
 from mlpot.fileio import atomic_path
 from mlpot.model.io import read_checkpoint
@@ -50,12 +51,6 @@ DATASETS = {
     "ethane-gfn2": ("data/ethane/ethane-gfn2-train.h5", None),
     "acetamide-gfn2-1000K": ("data/acetamide/acetamide-gfn2-1000K.h5", None),
 }
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OMP_WAIT_POLICY": "PASSIVE",
-}
-TRAIN_COMMAND = (sys.executable, "-m", "mlpot.cli.train")
 SETTLED_EPOCHS = 5  # epochs left out of the jump statistics (the first descent)
 
 
@@ -173,16 +168,7 @@ def _train(run_dir: Path, train_file: str, unit, args) -> None:
 
 def _parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--name", default="defaults", help="candidate name")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="settings of this candidate (mlpot-train --set)",
-    )
+    add_candidate_arguments(parser, "defaults")
     parser.add_argument("--datasets", nargs="+", help=f"a subset of {list(DATASETS)}")
     parser.add_argument("--cpu-minutes", type=float, default=10.0)
     parser.add_argument("--n-train", type=int, default=200)

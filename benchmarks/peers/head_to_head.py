@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from cpu_budget import ONE_THREAD
 
 from mlpot.fileio import atomic_path
 
@@ -43,11 +44,6 @@ MACE_SCRIPT = HERE / "mace-ethanol.sh"
 # NequIP 0.6 reads its own processed-data cache with torch.load, which needs the
 # pre-2.6 default (weights_only=False) under torch 2.13
 NEQUIP_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OMP_WAIT_POLICY": "PASSIVE",
-}
 
 
 def main(argv=None) -> int:
