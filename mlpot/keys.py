@@ -26,6 +26,9 @@ EDGE_SHIFT: Final[str] = (
 # Training batches split over data-parallel workers carry the size of the whole batch:
 TOTAL_STRUCTURES: Final[str] = "total_structures"  # () int64 | structures in the batch
 TOTAL_ATOMS: Final[str] = "total_atoms"  # () int64 | atoms in the whole batch
+# A worker with no share of a (last, small) batch trains on a copy of one structure
+# with weight 0, so that every worker runs the same forward and backward passes:
+SHARE_WEIGHT: Final[str] = "share_weight"  # () float64 | 1, or 0 for such a copy
 
 # Targets and predictions use ASE's property names.
 ENERGY: Final[str] = "energy"  # (B,) float64 | eV

@@ -15,6 +15,7 @@ from mlpot.train.batches import (
     fixed_batches,
     labelled_graphs,
 )
+from mlpot.train.distributed import Workers
 
 TRAIN_FILE = Path(__file__).parent / "data" / "rmd17_ethanol_train_01_subset.npz"
 
@@ -79,3 +80,26 @@ def test_epoch_shuffle_ignores_the_global_random_state(graphs):
     first = epoch_energies(graphs, seed=3, epoch=2)
     torch.manual_seed(2)
     assert epoch_energies(graphs, seed=3, epoch=2) == first
+
+
+def test_worker_shares_cover_each_batch_once_and_an_empty_share_weighs_nothing(graphs):
+    count = 11  # batches of 5, 5 and 1: the second worker has no share of the last
+    shares = [
+        epoch_batches(graphs[:count], 5, seed=3, epoch=0, workers=Workers(rank, 2))
+        for rank in (0, 1)
+    ]
+    whole = epoch_batches(graphs[:count], 5, seed=3, epoch=0)
+    for position, batch in enumerate(whole):
+        parts = [share[position] for share in shares]
+        weights = [float(part[keys.SHARE_WEIGHT]) for part in parts]
+        trained = [
+            e
+            for part, w in zip(parts, weights, strict=True)
+            if w
+            for e in part[keys.ENERGY].tolist()
+        ]
+        assert sorted(trained) == sorted(batch[keys.ENERGY].tolist())
+        assert weights == ([1.0, 1.0] if len(batch[keys.ENERGY]) > 1 else [1.0, 0.0])
+        for part in parts:
+            assert int(part[keys.TOTAL_STRUCTURES]) == len(batch[keys.ENERGY])
+            assert int(part[keys.TOTAL_ATOMS]) == len(batch[keys.NUMBERS])

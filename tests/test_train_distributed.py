@@ -15,7 +15,7 @@ from mlpot.model.io import read_checkpoint
 TRAIN_FILE = Path(__file__).parent / "data" / "rmd17_ethanol_train_01_subset.npz"
 
 
-def write_config(folder: Path, output: str) -> Path:
+def write_config(folder: Path, output: str, family: str, train: dict) -> Path:
     path = folder / f"{output}.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -23,8 +23,14 @@ def write_config(folder: Path, output: str) -> Path:
                 # 16 training frames in batches of 5: the last batch has one
                 # structure, so one worker has nothing to do in that step.
                 "data": {"train": str(TRAIN_FILE), "n_train": 16, "n_val": 4},
-                "model": {"name": "equivariant", "num_features": 4, "num_layers": 2},
-                "train": {"batch_size": 5, "max_epochs": 2, "lr": 0.01, "seed": 3},
+                "model": {"name": family, "num_features": 4, "num_layers": 2},
+                "train": {
+                    "batch_size": 5,
+                    "max_epochs": 2,
+                    "lr": 0.01,
+                    "seed": 3,
+                    **train,
+                },
                 "output": str(folder / output),
             }
         )
@@ -32,18 +38,27 @@ def write_config(folder: Path, output: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("workers", [2])
-def test_two_processes_match_one(tmp_path, workers):
-    assert main([str(write_config(tmp_path, "single")), "--quiet"]) == 0
+@pytest.mark.parametrize(
+    "family, train",
+    [
+        ("equivariant", {}),
+        ("invariant", {}),
+        ("equivariant", {"forces_weight": 0.0, "monitor": "energy_mae"}),
+    ],
+    ids=["equivariant", "invariant", "equivariant-energy-only"],
+)
+def test_two_processes_match_one(tmp_path, family, train):
+    single = write_config(tmp_path, "single", family, train)
+    assert main([str(single), "--quiet"]) == 0
     command = [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
-        f"--nproc_per_node={workers}",
+        "--nproc_per_node=2",
         "-m",
         "mlpot.cli.train",
-        str(write_config(tmp_path, "parallel")),
+        str(write_config(tmp_path, "parallel", family, train)),
         "--quiet",
     ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}

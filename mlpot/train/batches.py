@@ -92,7 +92,9 @@ def epoch_batches(
         share of the structures and the size of the whole batch
         (``total_structures``, ``total_atoms``), so that the losses of the
         shares add up to the loss of the whole batch. A worker whose share of
-        a (last, small) batch is empty gets ``None`` for it.
+        a (last, small) batch is empty gets the batch's first structure with
+        ``share_weight`` 0 (every other share has 1), so that all workers run
+        the same passes.
     augment_rotations : bool
         Turn every structure by its own random orthogonal matrix (see
         :func:`random_orthogonal_matrices`), positions, cell and force labels
@@ -100,7 +102,7 @@ def epoch_batches(
 
     Returns
     -------
-    list of AtomicGraph (or None, see ``workers``)
+    list of AtomicGraph
     """
     generator = torch.Generator().manual_seed(seed + epoch)
     order = torch.randperm(len(graphs), generator=generator).tolist()
@@ -116,10 +118,10 @@ def epoch_batches(
     for start in range(0, len(shuffled), batch_size):
         whole = shuffled[start : start + batch_size]
         share = workers.share(whole)
-        if not share:  # a last batch with fewer structures than workers
-            batches.append(None)
-            continue
-        batch = collate(share)
+        batch = collate(share or whole[:1])
+        batch[keys.SHARE_WEIGHT] = torch.tensor(
+            1.0 if share else 0.0, dtype=torch.float64
+        )
         batch[keys.TOTAL_STRUCTURES] = torch.tensor(len(whole))
         batch[keys.TOTAL_ATOMS] = torch.tensor(sum(len(g[keys.NUMBERS]) for g in whole))
         batches.append(batch)

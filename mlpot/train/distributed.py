@@ -1,11 +1,12 @@
 """Data-parallel training with torch.distributed: every worker holds the whole model.
 
 Each batch is split over the workers; each computes the loss of its share,
-normalised by the size of the whole batch, so that the sum of the workers'
-gradients (one all-reduce per step) is exactly the gradient a single process
-gets for the whole batch. Weights, optimiser, weight average, validation and
-every stopping decision are therefore the same on all workers, and only the
-first one writes files.
+normalised by the size of the whole batch, and
+:class:`~torch.nn.parallel.DistributedDataParallel` sums the gradients over
+the workers during the backward pass, so that every worker steps with
+exactly the gradient a single process gets for the whole batch. Weights,
+optimiser, weight average, validation and every stopping decision are
+therefore the same on all workers, and only the first one writes files.
 
 Launch with ``torchrun --nproc_per_node N -m mlpot.cli.train CONFIG.yaml``
 (gloo on CPUs, NCCL on GPUs).
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass(frozen=True)
@@ -53,21 +55,20 @@ class Workers:
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
         return float(tensor)
 
-    def sum_gradients(self, parameters) -> None:
-        """Sum the gradients of ``parameters`` over all workers (one all-reduce)."""
+    def parallel(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` wrapped so that backward sums its gradients over the workers.
+
+        DistributedDataParallel averages the gradients; a loss meant to be
+        summed over the workers is multiplied by :attr:`world_size` first.
+        With one worker, ``module`` itself.
+        """
         if self.world_size == 1:
-            return
-        parameters = [p for p in parameters if p.requires_grad]
-        for p in parameters:  # every worker must send the same layout
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        grads = [p.grad for p in parameters]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        offset = 0
-        for grad in grads:
-            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
-            offset += grad.numel()
+            return module
+        # find_unused_parameters: a weight can be outside the energy's graph
+        # (e.g. a last-layer path to l > 0 features that the readout ignores).
+        return DistributedDataParallel(
+            module, broadcast_buffers=False, find_unused_parameters=True
+        )
 
 
 SINGLE_PROCESS = Workers()

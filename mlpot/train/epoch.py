@@ -15,6 +15,31 @@ from mlpot.train.losses import weighted_loss
 from mlpot.train.metrics import ErrorAccumulator
 
 
+class TrainingPass(torch.nn.Module):
+    """Energies and forces of a batch with the graph of the derivatives kept.
+
+    The forward pass of a training step as a module, which is what
+    :meth:`Workers.parallel <mlpot.train.distributed.Workers.parallel>` wraps.
+
+    Parameters
+    ----------
+    model : Potential
+    compute_forces : bool
+        False for training on energies only.
+    """
+
+    def __init__(self, model: Potential, compute_forces: bool):
+        super().__init__()
+        self.model = model
+        self.compute_forces = compute_forces
+
+    def forward(self, batch: AtomicGraph) -> Dict[str, torch.Tensor]:
+        """See :func:`mlpot.model.forces.energy_and_forces` (``training=True``)."""
+        return energy_and_forces(
+            self.model, batch, compute_forces=self.compute_forces, training=True
+        )
+
+
 def train_one_epoch(
     model: Potential,
     average: WeightAverage,
@@ -49,13 +74,14 @@ def train_one_epoch(
         the mean loss over the batches.
     """
     model.train()
+    forward = workers.parallel(TrainingPass(model, settings.forces_weight > 0))
     errors = ErrorAccumulator()
     total = torch.zeros((), dtype=torch.float64)
     for batch in batches:
-        loss, out = train_step(model, optimizer, batch, settings, workers)
+        loss, out = train_step(model, optimizer, batch, settings, forward, workers)
         average.update(model)
         total += loss
-        if batch is not None:
+        if float(batch.get(keys.SHARE_WEIGHT, 1.0)) > 0:
             errors.add(
                 out[keys.ENERGY],
                 batch[keys.ENERGY],
@@ -71,38 +97,51 @@ def train_one_epoch(
 def train_step(
     model: Potential,
     optimizer: torch.optim.Optimizer,
-    batch: Optional[AtomicGraph],
+    batch: AtomicGraph,
     settings: TrainConfig,
+    forward: Optional[torch.nn.Module] = None,
     workers: Workers = SINGLE_PROCESS,
 ):
-    """One optimisation step on ``batch`` (this worker's share of it, or None).
+    """One optimisation step on ``batch`` (this worker's share of it).
+
+    Parameters
+    ----------
+    model : Potential
+    optimizer : torch.optim.Optimizer
+    batch : AtomicGraph
+        Labelled; a worker's share carries ``share_weight`` and the size of the
+        whole batch (see :func:`mlpot.train.batches.epoch_batches`).
+    settings : TrainConfig
+        Loss weights and gradient clipping.
+    forward : torch.nn.Module, optional
+        The model's :class:`TrainingPass`, wrapped by ``workers.parallel``
+        when there are several workers; made here when not given.
+    workers : Workers
 
     Returns
     -------
     loss : float
-        The weighted loss before the step.
+        The weighted loss of the share before the step (0 for a share of
+        weight 0).
     prediction : dict
         ``energy`` (B,) eV and, unless ``settings.forces_weight`` is 0 (energy
         training, where forces are not computed), ``forces`` (N, 3) eV/Å
-        before the step, detached (empty when ``batch`` is None).
+        before the step, detached.
     """
+    if forward is None:
+        forward = TrainingPass(model, settings.forces_weight > 0)
     optimizer.zero_grad(set_to_none=True)
-    loss, out = 0.0, {}
-    if batch is not None:  # None: this worker only adds up the others' gradients
-        out = energy_and_forces(
-            model, batch, compute_forces=settings.forces_weight > 0, training=True
-        )
-        weighted = weighted_loss(
-            out,
-            batch,
-            settings.energy_weight,
-            settings.forces_weight,
-            float(model.energy_scale),
-        )
-        weighted.backward()
-        loss, out = float(weighted.detach()), {k: v.detach() for k, v in out.items()}
-    workers.sum_gradients(model.parameters())
+    out = forward(batch)
+    weighted = batch.get(keys.SHARE_WEIGHT, 1.0) * weighted_loss(
+        out,
+        batch,
+        settings.energy_weight,
+        settings.forces_weight,
+        float(model.energy_scale),
+    )
+    # The parallel wrapper averages the workers' gradients; the shares' losses add up.
+    (weighted * workers.world_size).backward()
     if settings.grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
     optimizer.step()
-    return loss, out
+    return float(weighted.detach()), {k: v.detach() for k, v in out.items()}
