@@ -1,5 +1,6 @@
 """The HDF5 store: round trip, layout, atomic writes and appends."""
 
+import dataclasses
 from pathlib import Path
 
 import h5py
@@ -135,17 +136,50 @@ def test_append_refuses_repeated_ids_and_other_theory(tmp_path, ethanol):
     assert path.read_bytes() == before
 
 
+def _fail_after_first_resize(monkeypatch):
+    original = h5py.Dataset.resize
+    calls = []
+
+    def failing(self, *args, **kwargs):
+        calls.append(self.name)
+        if len(calls) > 1:
+            raise OSError("simulated failure: disk full")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Dataset, "resize", failing)
+    return calls
+
+
 def test_interrupted_append_keeps_the_old_store(tmp_path, monkeypatch, ethanol):
     path = append_store(tmp_path / "chunks.h5", ethanol.subset(range(10)))
     before = path.read_bytes()
-    _fail_after_first_dataset(monkeypatch)
+    calls = _fail_after_first_resize(monkeypatch)
     with pytest.raises(OSError, match="simulated failure"):
         append_store(path, ethanol.subset(range(10, 20)))
+    assert len(calls) == 2
     assert path.read_bytes() == before
     assert len(list(tmp_path.iterdir())) == 1
     monkeypatch.undo()
     append_store(path, ethanol.subset(range(10, 20)))
     assert_same_frames(read_store(path), ethanol)
+
+
+def test_append_extends_tags_and_rewrites_a_fixed_size_store(tmp_path, ethanol):
+    tagged = dataclasses.replace(ethanol, config_type=np.array(["md"] * 20))
+    path = append_store(tmp_path / "tagged.h5", tagged.subset(range(10)))
+    append_store(path, tagged.subset(range(10, 20)))
+    assert read_store(path).config_type.tolist() == ["md"] * 20
+
+    fixed = tmp_path / "fixed.h5"
+    with h5py.File(write_store(tmp_path / "a.h5", ethanol.subset(range(10)))) as a:
+        with h5py.File(fixed, "w") as store:
+            store.attrs.update(a.attrs)
+            for name, dataset in a.items():
+                store.create_dataset(name, data=dataset[()])
+    append_store(fixed, ethanol.subset(range(10, 20)))
+    assert_same_frames(read_store(fixed), ethanol)
+    with h5py.File(fixed, "r") as store:
+        assert store["positions"].maxshape[0] is None
 
 
 def test_store_errors(tmp_path, ethanol):

@@ -10,10 +10,13 @@ Layout (``A`` atoms in all ``F`` frames)::
 Root attributes: ``format = "mlpot-frames"``, ``format_version``, the units
 (``energy_unit``, ``length_unit``, ``force_unit``) and every entry of
 ``Frames.attrs`` (source file, its sha256, source units, level of theory...).
-Datasets are chunked and gzip-compressed. Every write goes to a temporary
-file that is renamed over the destination only when complete.
+Datasets are chunked, gzip-compressed and resizable along their first axis.
+Every write goes to a temporary file that is renamed over the destination
+only when complete; an append extends the datasets of a copy of the store.
 """
 
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -75,15 +78,29 @@ def write_store(path: PathLike, frames: Frames) -> Path:
                 values = getattr(frames, name)
                 if values is None:
                     continue
-                if name == "config_type":
-                    store.create_dataset(
-                        name, data=values.astype(object), dtype=h5py.string_dtype()
-                    )
-                    continue
                 store.create_dataset(
-                    name, data=values, chunks=True, compression="gzip", shuffle=True
+                    name,
+                    data=_storable(name, values),
+                    dtype=_dtype(name, values),
+                    maxshape=(None, *values.shape[1:]),
+                    chunks=True,
+                    **_COMPRESSION.get(name, {"compression": "gzip", "shuffle": True}),
                 )
     return path
+
+
+# Variable-length strings cannot be compressed with a filter.
+_COMPRESSION = {"config_type": {}}
+
+
+def _storable(name, values):
+    if name == "config_type":
+        return values.astype(object)
+    return values
+
+
+def _dtype(name, values):
+    return h5py.string_dtype() if name == "config_type" else values.dtype
 
 
 def read_store(path: PathLike) -> Frames:
@@ -99,59 +116,23 @@ def read_store(path: PathLike) -> Frames:
     Frames
         In eV and Å, with the stored provenance in ``attrs``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no such file: {path}; check the path, or create a store with "
-            "`mlpot-data convert IN OUT.h5`"
-        )
-    try:
-        return _read_store(path)
-    except (OSError, KeyError) as error:  # h5py's errors for damaged files
-        raise ValueError(
-            f"{path} could not be read as an HDF5 store ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}); the file is "
-            "truncated or damaged: write it again (e.g. `mlpot-data convert`)"
-        ) from None
-
-
-def _read_store(path: Path) -> Frames:
-    with h5py.File(path, "r") as store:
-        if store.attrs.get("format") != STORE_FORMAT:
-            raise ValueError(
-                f"{path} is an HDF5 file but not an mlpot store (no format="
-                f"'{STORE_FORMAT}' attribute); convert the source data with "
-                "`mlpot-data convert IN OUT.h5`"
-            )
-        if "format_version" not in store.attrs:
-            raise ValueError(
-                f"{path} has no format_version attribute, so it was not written "
-                "by mlpot (or was edited); convert the source data again with "
-                "`mlpot-data convert IN OUT.h5`"
-            )
-        version = int(store.attrs["format_version"])
-        if version > STORE_VERSION:
-            raise ValueError(
-                f"{path} is a version {version} store, newer than this mlpot "
-                f"reads (version {STORE_VERSION}); upgrade mlpot"
-            )
+    with _opened_store(path) as store:
         arrays = {name: store[name][()] for name in _ARRAYS if name in store}
         if "config_type" in arrays:
             arrays["config_type"] = store["config_type"].asstr()[()]
-        attrs = {
-            key: value.item() if isinstance(value, np.generic) else value
-            for key, value in store.attrs.items()
-            if key not in _RESERVED
-        }
+        attrs = _stored_attrs(store)
     return Frames(**arrays, attrs=attrs)
 
 
 def append_store(path: PathLike, frames: Frames) -> Path:
     """Add frames to the end of a store, creating it if needed; atomic.
 
-    The whole new store is written to a temporary file and renamed, so an
+    The store is copied to a temporary file, the copy's datasets are extended
+    with the new frames, and the copy is renamed over the store, so an
     interrupted append leaves the previous store intact and the caller can
-    resume from ``read_store(path).frame_ids``.
+    resume from ``read_store(path).frame_ids``. A store whose datasets cannot
+    be extended (a store of fixed size, or new frames that bring a cell or
+    ``config_type`` the store does not have) is rewritten whole instead.
 
     Parameters
     ----------
@@ -169,23 +150,95 @@ def append_store(path: PathLike, frames: Frames) -> Path:
     path = Path(path)
     if not path.exists():
         return write_store(path, frames)
-    stored = read_store(path)
-    repeated = np.intersect1d(stored.frame_ids, frames.frame_ids)
+    checks.check_finite(frames, "the frames to append")
+    with _opened_store(path) as store:
+        stored_ids = store["frame_ids"][()]
+        stored_attrs = _stored_attrs(store)
+        names = [name for name in _ARRAYS if name in store]
+        resizable = all(store[name].maxshape[0] is None for name in names)
+    repeated = np.intersect1d(stored_ids, frames.frame_ids)
     if len(repeated):
         raise ValueError(
             f"frame ids {repeated[:10].tolist()} are already in {path}; append only "
             "new frames (skip those whose ids are in read_store(path).frame_ids)"
         )
     for key in _MUST_MATCH_ON_APPEND:
-        old, new = stored.attrs.get(key), frames.attrs.get(key)
+        old, new = stored_attrs.get(key), frames.attrs.get(key)
         if old is not None and new is not None and old != new:
             raise ValueError(
                 f"cannot append frames with {key}={new!r} to {path}, which holds "
                 f"{key}={old!r}; write them to a separate store"
             )
-    combined = concatenate([stored, frames])
-    combined.attrs = {**frames.attrs, **stored.attrs}
-    return write_store(path, combined)
+    carried = [name for name in _ARRAYS if getattr(frames, name) is not None]
+    if not resizable or carried != names:
+        combined = concatenate([read_store(path), frames])
+        combined.attrs = {**frames.attrs, **stored_attrs}
+        return write_store(path, combined)
+    new_attrs = _storable_attrs(
+        {k: v for k, v in frames.attrs.items() if k not in stored_attrs}
+    )
+    with atomic_path(path) as temporary:
+        shutil.copyfile(path, temporary)
+        with h5py.File(temporary, "r+") as store:
+            for name in names:
+                values = _storable(name, getattr(frames, name))
+                dataset = store[name]
+                start = dataset.shape[0]
+                dataset.resize(start + len(values), axis=0)
+                dataset[start:] = values
+            store.attrs.update(new_attrs)
+    return path
+
+
+@contextmanager
+def _opened_store(path: PathLike):
+    """The store open for reading, its format and version checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no such file: {path}; check the path, or create a store with "
+            "`mlpot-data convert IN OUT.h5`"
+        )
+    try:
+        store = h5py.File(path, "r")
+    except OSError as error:  # h5py's error for a damaged file
+        raise ValueError(
+            f"{path} could not be read as an HDF5 store ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); the file is "
+            "truncated or damaged: write it again (e.g. `mlpot-data convert`)"
+        ) from None
+    with store:
+        _check_format(store, path)
+        yield store
+
+
+def _check_format(store, path: Path) -> None:
+    if store.attrs.get("format") != STORE_FORMAT:
+        raise ValueError(
+            f"{path} is an HDF5 file but not an mlpot store (no format="
+            f"'{STORE_FORMAT}' attribute); convert the source data with "
+            "`mlpot-data convert IN OUT.h5`"
+        )
+    if "format_version" not in store.attrs:
+        raise ValueError(
+            f"{path} has no format_version attribute, so it was not written "
+            "by mlpot (or was edited); convert the source data again with "
+            "`mlpot-data convert IN OUT.h5`"
+        )
+    version = int(store.attrs["format_version"])
+    if version > STORE_VERSION:
+        raise ValueError(
+            f"{path} is a version {version} store, newer than this mlpot "
+            f"reads (version {STORE_VERSION}); upgrade mlpot"
+        )
+
+
+def _stored_attrs(store) -> dict:
+    return {
+        key: value.item() if isinstance(value, np.generic) else value
+        for key, value in store.attrs.items()
+        if key not in _RESERVED
+    }
 
 
 def _storable_attrs(attrs):
