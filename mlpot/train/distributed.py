@@ -56,16 +56,16 @@ class Workers:
         return float(tensor)
 
     def parallel(self, module: torch.nn.Module) -> torch.nn.Module:
-        """``module`` wrapped so that backward sums its gradients over the workers.
+        """``module`` wrapped so that backward averages its gradients over the workers.
 
-        DistributedDataParallel averages the gradients; a loss meant to be
-        summed over the workers is multiplied by :attr:`world_size` first.
-        With one worker, ``module`` itself.
+        The wrapper is DistributedDataParallel; a loss meant to be summed over
+        the workers is multiplied by :attr:`world_size` before backward. With
+        one worker, ``module`` itself.
         """
         if self.world_size == 1:
             return module
-        # find_unused_parameters: a weight can be outside the energy's graph
-        # (e.g. a last-layer path to l > 0 features that the readout ignores).
+        # A setting that leaves some weight outside the energy's graph would
+        # otherwise stall the reduction of the gradients.
         return DistributedDataParallel(
             module, broadcast_buffers=False, find_unused_parameters=True
         )
