@@ -46,6 +46,8 @@ _ARRAYS = (
     "pbc",
     "config_type",
 )
+# Variable-length strings cannot be compressed with a filter.
+_COMPRESSION = {"config_type": {}}
 # Appending frames computed at another level of theory would silently mix labels.
 _MUST_MATCH_ON_APPEND = ("level_of_theory",)
 
@@ -87,10 +89,6 @@ def write_store(path: PathLike, frames: Frames) -> Path:
                     **_COMPRESSION.get(name, {"compression": "gzip", "shuffle": True}),
                 )
     return path
-
-
-# Variable-length strings cannot be compressed with a filter.
-_COMPRESSION = {"config_type": {}}
 
 
 def _storable(name, values):

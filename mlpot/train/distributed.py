@@ -1,10 +1,10 @@
 """Data-parallel training with torch.distributed: every worker holds the whole model.
 
 Each batch is split over the workers; each computes the loss of its share,
-normalised by the size of the whole batch, and
-:class:`~torch.nn.parallel.DistributedDataParallel` sums the gradients over
-the workers during the backward pass, so that every worker steps with
-exactly the gradient a single process gets for the whole batch. Weights,
+normalised by the size of the whole batch and multiplied by the number of
+workers, and :class:`~torch.nn.parallel.DistributedDataParallel` averages the
+gradients over the workers during the backward pass, so that every worker
+steps with exactly the gradient a single process gets for the whole batch. Weights,
 optimiser, weight average, validation and every stopping decision are
 therefore the same on all workers, and only the first one writes files.
 
