@@ -92,6 +92,10 @@ def test_learning_curve_figure_draws_points_with_different_seed_counts(tmp_path)
         tmp_path / "curves.png", "x", _part([1, 2, 3], [4, 5, 6])["curves"]
     )
     assert path.stat().st_size > 1000
+    from PIL import Image
+
+    with Image.open(path) as image:  # 256 colours keep committed reports small
+        assert image.format == "PNG" and image.mode == "P"
 
 
 def test_records_from_before_the_noise_points_match_their_config(tmp_path):

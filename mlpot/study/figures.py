@@ -1,5 +1,6 @@
 """The figures of a study, written as PNG files (matplotlib, no display needed)."""
 
+import io
 from pathlib import Path
 from typing import Dict, Mapping
 
@@ -287,7 +288,15 @@ def _figure(width: float, height: float):
 
 
 def _save(figure, path) -> Path:
+    """Write ``figure`` as a 256-colour PNG, about a third of a full-colour one."""
+    from PIL import Image  # a dependency of matplotlib
+
     path = Path(path)
+    rendered = io.BytesIO()
+    figure.savefig(rendered, format="png", dpi=120)
+    rendered.seek(0)
+    with Image.open(rendered) as image:
+        palette = image.convert("RGB").quantize(256)
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+        palette.save(tmp, format="PNG", optimize=True)
     return path
