@@ -46,8 +46,6 @@ _ARRAYS = (
     "pbc",
     "config_type",
 )
-# Variable-length strings cannot be compressed with a filter.
-_COMPRESSION = {"config_type": {}}
 # Appending frames computed at another level of theory would silently mix labels.
 _MUST_MATCH_ON_APPEND = ("level_of_theory",)
 
@@ -80,25 +78,20 @@ def write_store(path: PathLike, frames: Frames) -> Path:
                 values = getattr(frames, name)
                 if values is None:
                     continue
-                store.create_dataset(
-                    name,
-                    data=_storable(name, values),
-                    dtype=_dtype(name, values),
-                    maxshape=(None, *values.shape[1:]),
-                    chunks=True,
-                    **_COMPRESSION.get(name, {"compression": "gzip", "shuffle": True}),
-                )
+                store.create_dataset(name, **_dataset_arguments(name, values))
     return path
 
 
-def _storable(name, values):
-    if name == "config_type":
-        return values.astype(object)
-    return values
-
-
-def _dtype(name, values):
-    return h5py.string_dtype() if name == "config_type" else values.dtype
+def _dataset_arguments(name: str, values: np.ndarray) -> dict:
+    """``create_dataset`` arguments: resizable along frames or atoms, compressed."""
+    resizable = {"maxshape": (None, *values.shape[1:]), "chunks": True}
+    if name == "config_type":  # variable-length strings take no compression filter
+        return {
+            "data": values.astype(object),
+            "dtype": h5py.string_dtype(),
+            **resizable,
+        }
+    return {"data": values, "compression": "gzip", "shuffle": True, **resizable}
 
 
 def read_store(path: PathLike) -> Frames:
@@ -179,7 +172,7 @@ def append_store(path: PathLike, frames: Frames) -> Path:
         shutil.copyfile(path, temporary)
         with h5py.File(temporary, "r+") as store:
             for name in names:
-                values = _storable(name, getattr(frames, name))
+                values = _dataset_arguments(name, getattr(frames, name))["data"]
                 dataset = store[name]
                 start = dataset.shape[0]
                 dataset.resize(start + len(values), axis=0)
@@ -190,7 +183,11 @@ def append_store(path: PathLike, frames: Frames) -> Path:
 
 @contextmanager
 def _opened_store(path: PathLike):
-    """The store open for reading, its format and version checked."""
+    """The store open for reading, its format and version checked.
+
+    Errors h5py raises while the store is open or read (a truncated or
+    damaged file) become one ValueError that names the file and the fix.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -198,16 +195,15 @@ def _opened_store(path: PathLike):
             "`mlpot-data convert IN OUT.h5`"
         )
     try:
-        store = h5py.File(path, "r")
-    except OSError as error:  # h5py's error for a damaged file
+        with h5py.File(path, "r") as store:
+            _check_format(store, path)
+            yield store
+    except (OSError, KeyError) as error:  # h5py's errors for damaged files
         raise ValueError(
             f"{path} could not be read as an HDF5 store ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''}); the file is "
             "truncated or damaged: write it again (e.g. `mlpot-data convert`)"
         ) from None
-    with store:
-        _check_format(store, path)
-        yield store
 
 
 def _check_format(store, path: Path) -> None:
