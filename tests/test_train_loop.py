@@ -269,6 +269,30 @@ def test_cpu_budget_is_recorded_in_the_run(tmp_path):
     assert float(rows[-1]["cpu_s"]) == metadata["training_cpu_s"]
 
 
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({}, ("per_atom", None)),
+        (
+            {"loss": "huber", "huber_delta": 0.02, "energy_loss": "total"},
+            ("total", 0.02),
+        ),
+    ],
+)
+def test_loss_settings_reach_every_step(tmp_path, monkeypatch, settings, expected):
+    seen = []
+    loss = training_epoch.weighted_loss
+
+    def recording(*args):
+        seen.append(args[5:])
+        return loss(*args)
+
+    monkeypatch.setattr(training_epoch, "weighted_loss", recording)
+    fit(tiny_run(tmp_path / "run", max_epochs=1, **settings))
+    assert len(seen) == 3
+    assert set(seen) == {expected}
+
+
 def test_early_stopping_ends_the_run(tmp_path, monkeypatch):
     errors = dict.fromkeys(
         ["energy_mae", "energy_rmse", "energy_per_atom_mae", "energy_per_atom_rmse"],

@@ -101,6 +101,34 @@ def test_loss_of_a_batch_equals_loss_from_its_errors():
     assert loss_from_errors(errors, 2.0, 50.0, 0.8) == pytest.approx(expected)
 
 
+def test_loss_on_total_energies_equals_loss_from_total_energy_errors():
+    prediction, reference = labelled_batch()
+    loss = weighted_loss(prediction, reference, 2.0, 50.0, 0.8, energy_loss="total")
+    errors = error_metrics(
+        prediction[keys.ENERGY],
+        reference[keys.ENERGY],
+        reference[keys.NUM_ATOMS],
+        prediction[keys.FORCES],
+        reference[keys.FORCES],
+    )
+    # total energy errors 1 and -3 eV: mean square 5 eV^2
+    expected = (2.0 * 5.0 + 50.0 * (0.36 + 1.44) / 12) / 0.8**2
+    assert float(loss) == pytest.approx(expected)
+    assert loss_from_errors(errors, 2.0, 50.0, 0.8, "total") == pytest.approx(expected)
+
+
+def test_huber_loss_is_squared_below_delta_and_linear_beyond():
+    prediction, reference = labelled_batch()
+    huber = weighted_loss(prediction, reference, 2.0, 50.0, 0.8, huber_delta=1.0)
+    # per-atom energy errors +-1 eV are within delta (1 each); of the force
+    # errors 0.6 is within (0.36) and 1.2 beyond it (2 * 1.2 - 1 = 1.4)
+    expected = (2.0 * 1.0 + 50.0 * (0.36 + 1.4) / 12) / 0.8**2
+    assert float(huber) == pytest.approx(expected)
+    wide = weighted_loss(prediction, reference, 2.0, 50.0, 0.8, huber_delta=10.0)
+    squared = weighted_loss(prediction, reference, 2.0, 50.0, 0.8)
+    assert float(wide) == pytest.approx(float(squared))
+
+
 def test_loss_reaches_the_parameters_through_float32_forces():
     prediction, reference = labelled_batch()
     forces = prediction[keys.FORCES].float().requires_grad_(True)

@@ -124,8 +124,18 @@ class TrainConfig:
         members share their training and validation frames. Set by
         ``committee_size``.
     energy_weight, forces_weight : float
-        Weights of the per-atom energy and the force-component squared errors
-        in the loss (both divided by ``energy_scale**2``).
+        Weights of the energy and the force-component errors in the loss
+        (both divided by ``energy_scale**2``).
+    energy_loss : str
+        ``"per_atom"`` (the loss's energy term is the error of the energy per
+        atom) or ``"total"`` (of the structure's energy).
+    loss : str
+        ``"mse"`` (squared errors) or ``"huber"`` (squared up to
+        ``huber_delta``, linear beyond, so that a few badly predicted frames
+        pull less).
+    huber_delta : float
+        ``loss: huber`` only: where the penalty turns linear, in eV (per atom
+        or total, as ``energy_loss``) and eV/Å.
     dtype : str
         ``"float64"`` or ``"float32"``: precision of the network during training.
     optimizer : str
@@ -159,7 +169,8 @@ class TrainConfig:
     monitor : str
         Validation quantity that picks the best checkpoint and drives the
         plateau schedule and early stopping: ``"forces_mae"``,
-        ``"energy_mae"`` or ``"loss"`` (the weighted loss).
+        ``"energy_mae"`` or ``"loss"`` (the weighted loss, in its
+        squared-error form also under ``loss: huber``).
     augment_rotations : bool
         Turn every training structure, with its force labels, by a random
         rotation (times an inversion half of the time) each epoch, reproducibly
@@ -179,6 +190,9 @@ class TrainConfig:
     committee_member: int = 0
     energy_weight: float = 1.0
     forces_weight: float = 100.0
+    energy_loss: str = "per_atom"
+    loss: str = "mse"
+    huber_delta: float = 0.01
     dtype: str = "float64"
     optimizer: str = "adam"
     weight_decay: float = 0.0
@@ -209,6 +223,7 @@ class TrainConfig:
             ("forces_weight", self.forces_weight >= 0, ">= 0"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
             ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"),
+            ("huber_delta", self.huber_delta > 0, "positive"),
             (
                 "max_time",
                 self.max_time is None or self.max_time > 0,
@@ -231,6 +246,8 @@ class TrainConfig:
         for name, choices in (
             ("dtype", ("float64", "float32")),
             ("budget_clock", BUDGET_CLOCKS),
+            ("energy_loss", ("per_atom", "total")),
+            ("loss", ("mse", "huber")),
             ("optimizer", ("adam", "adamw")),
             ("scheduler", ("plateau", "cosine", "budget_cosine")),
             ("monitor", MONITORS),

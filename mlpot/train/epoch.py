@@ -153,6 +153,8 @@ def train_step(
         settings.energy_weight,
         settings.forces_weight,
         float(model.energy_scale),
+        settings.energy_loss,
+        settings.huber_delta if settings.loss == "huber" else None,
     )
     # The parallel wrapper averages the workers' gradients; the shares' losses add up.
     (weighted * workers.world_size).backward()

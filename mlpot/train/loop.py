@@ -524,6 +524,7 @@ def _loss(errors: Dict[str, float], settings: TrainConfig, model: Potential) -> 
         settings.energy_weight,
         settings.forces_weight,
         float(model.energy_scale),
+        settings.energy_loss,
     )
 
 

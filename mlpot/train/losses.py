@@ -1,6 +1,6 @@
-"""The training loss: weighted squared errors of per-atom energies and forces."""
+"""The training loss: weighted squared (or Huber) errors of energies and forces."""
 
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
@@ -14,12 +14,16 @@ def weighted_loss(
     energy_weight: float,
     forces_weight: float,
     energy_scale: float,
+    energy_loss: str = "per_atom",
+    huber_delta: Optional[float] = None,
 ) -> torch.Tensor:
     """Dimensionless loss of one batch.
 
-    ``(w_E * mean_b((ΔE_b / N_b)^2) + w_F * mean_ia(ΔF_ia^2)) / energy_scale^2``,
-    with ΔE_b the error of structure b's energy (eV), N_b its number of atoms,
-    and ΔF_ia the error of force component a on atom i (eV/Å).
+    ``(w_E * mean_b(ρ(ΔE_b / N_b)) + w_F * mean_ia(ρ(ΔF_ia))) / energy_scale^2``,
+    with ΔE_b the error of structure b's energy (eV), N_b its number of atoms
+    (1 when ``energy_loss`` is ``"total"``), ΔF_ia the error of force component
+    a on atom i (eV/Å), and ρ(x) = x² or, with ``huber_delta`` δ, the Huber
+    function scaled to equal x² for |x| ≤ δ and 2δ|x| - δ² beyond.
 
     Parameters
     ----------
@@ -34,16 +38,23 @@ def weighted_loss(
         Weights of the two terms.
     energy_scale : float
         The model's energy scale in eV, which makes the loss dimensionless.
+    energy_loss : str
+        ``"per_atom"`` (errors of energies per atom) or ``"total"``.
+    huber_delta : float, optional
+        Where the Huber function turns from quadratic to linear, in eV (per
+        atom) and eV/Å; None for squared errors.
 
     Returns
     -------
     Tensor, shape ()
         float64.
     """
-    per_atom = (prediction[keys.ENERGY] - batch[keys.ENERGY]) / batch[keys.NUM_ATOMS]
+    energy = prediction[keys.ENERGY] - batch[keys.ENERGY]
+    if energy_loss == "per_atom":
+        energy = energy / batch[keys.NUM_ATOMS]
     # Means over the whole batch, also when this is one worker's share of it.
-    structures = batch.get(keys.TOTAL_STRUCTURES, per_atom.numel())
-    total = energy_weight * per_atom.square().sum() / structures
+    structures = batch.get(keys.TOTAL_STRUCTURES, energy.numel())
+    total = energy_weight * _penalty(energy, huber_delta) / structures
     if forces_weight > 0:
         if keys.FORCES not in batch:
             raise ValueError(
@@ -52,8 +63,18 @@ def weighted_loss(
             )
         forces = prediction[keys.FORCES].double() - batch[keys.FORCES]
         components = 3 * batch.get(keys.TOTAL_ATOMS, forces.shape[0])
-        total = total + forces_weight * forces.square().sum() / components
+        total = total + forces_weight * _penalty(forces, huber_delta) / components
     return total / energy_scale**2
+
+
+def _penalty(errors: torch.Tensor, huber_delta: Optional[float]) -> torch.Tensor:
+    """Sum of squared errors, or of twice the Huber function (equal below δ)."""
+    if huber_delta is None:
+        return errors.square().sum()
+    zeros = torch.zeros_like(errors)
+    return 2 * torch.nn.functional.huber_loss(
+        errors, zeros, reduction="sum", delta=huber_delta
+    )
 
 
 def loss_from_errors(
@@ -61,22 +82,29 @@ def loss_from_errors(
     energy_weight: float,
     forces_weight: float,
     energy_scale: float,
+    energy_loss: str = "per_atom",
 ) -> float:
-    """The weighted loss over a whole set, from its per-atom energy and force RMSE.
+    """The weighted squared-error loss over a whole set, from its RMSEs.
+
+    With the Huber loss too, this squared-error form is what validation
+    reports: the Huber sum needs each error, not their RMSE.
 
     Parameters
     ----------
     errors : dict
-        With ``energy_per_atom_rmse`` (eV) and ``forces_rmse`` (eV/Å), as from
+        With ``energy_per_atom_rmse`` or ``energy_rmse`` (eV) and
+        ``forces_rmse`` (eV/Å), as from
         `mlpot.train.metrics.ErrorAccumulator.result`.
     energy_weight, forces_weight, energy_scale : float
+    energy_loss : str
         As in `weighted_loss`.
 
     Returns
     -------
     float
     """
-    total = energy_weight * errors["energy_per_atom_rmse"] ** 2
+    energy = "energy_per_atom_rmse" if energy_loss == "per_atom" else "energy_rmse"
+    total = energy_weight * errors[energy] ** 2
     if forces_weight > 0:
         total += forces_weight * errors["forces_rmse"] ** 2
     return total / energy_scale**2
