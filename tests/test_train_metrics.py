@@ -86,9 +86,14 @@ def test_reporting_units_name_their_unit():
     assert KCAL_PER_MOL == pytest.approx(0.0433641, rel=1e-5)
 
 
-def test_loss_of_a_batch_equals_loss_from_its_errors():
+@pytest.mark.parametrize(
+    "energy_loss, energy_mse",
+    # energy errors 1 and -3 eV of 1 and 3 atoms: 1 and -1 eV per atom
+    [("per_atom", 1.0), ("total", 5.0)],
+)
+def test_loss_of_a_batch_equals_loss_from_its_errors(energy_loss, energy_mse):
     prediction, reference = labelled_batch()
-    loss = weighted_loss(prediction, reference, 2.0, 50.0, energy_scale=0.8)
+    loss = weighted_loss(prediction, reference, 2.0, 50.0, 0.8, energy_loss)
     errors = error_metrics(
         prediction[keys.ENERGY],
         reference[keys.ENERGY],
@@ -96,25 +101,11 @@ def test_loss_of_a_batch_equals_loss_from_its_errors():
         prediction[keys.FORCES],
         reference[keys.FORCES],
     )
-    expected = (2.0 * 1.0 + 50.0 * (0.36 + 1.44) / 12) / 0.8**2
+    expected = (2.0 * energy_mse + 50.0 * (0.36 + 1.44) / 12) / 0.8**2
     assert float(loss) == pytest.approx(expected)
-    assert loss_from_errors(errors, 2.0, 50.0, 0.8) == pytest.approx(expected)
-
-
-def test_loss_on_total_energies_equals_loss_from_total_energy_errors():
-    prediction, reference = labelled_batch()
-    loss = weighted_loss(prediction, reference, 2.0, 50.0, 0.8, energy_loss="total")
-    errors = error_metrics(
-        prediction[keys.ENERGY],
-        reference[keys.ENERGY],
-        reference[keys.NUM_ATOMS],
-        prediction[keys.FORCES],
-        reference[keys.FORCES],
+    assert loss_from_errors(errors, 2.0, 50.0, 0.8, energy_loss) == pytest.approx(
+        expected
     )
-    # total energy errors 1 and -3 eV: mean square 5 eV^2
-    expected = (2.0 * 5.0 + 50.0 * (0.36 + 1.44) / 12) / 0.8**2
-    assert float(loss) == pytest.approx(expected)
-    assert loss_from_errors(errors, 2.0, 50.0, 0.8, "total") == pytest.approx(expected)
 
 
 def test_huber_loss_is_squared_below_delta_and_linear_beyond():
