@@ -98,11 +98,15 @@ def summarise(run_dir: Path) -> dict:
         epochs after the first five of ``|ln(F_t / F_{t-1})|`` of the training
         force MAE (0.1 is a 10 % change); ``rises``: the share of those epochs
         whose training force MAE rose by more than 20 %; ``worst_rise``: the
-        largest ratio ``F_t / F_{t-1}``; ``best_val_forces_mae`` (meV/Å).
+        largest ratio ``F_t / F_{t-1}``; ``rises_first_half`` and
+        ``worst_rise_first_half``: the same over the first half of those
+        epochs, while a decaying learning rate is still high;
+        ``best_val_forces_mae`` (meV/Å).
     """
     table = read_metrics(run_dir / "metrics.csv")
     forces = np.asarray(table["train_forces_mae_meV_per_A"], dtype=float)
     ratio = forces[SETTLED_EPOCHS + 1 :] / forces[SETTLED_EPOCHS:-1]
+    first_half = ratio[: len(ratio) // 2]
     return {
         "epochs": int(len(forces)),
         "lr_first": float(table["lr"][0]),
@@ -110,6 +114,10 @@ def summarise(run_dir: Path) -> dict:
         "median_jump": float(np.median(np.abs(np.log(ratio)))) if len(ratio) else None,
         "rises": float(np.mean(ratio > 1.2)) if len(ratio) else None,
         "worst_rise": float(ratio.max()) if len(ratio) else None,
+        "rises_first_half": float(np.mean(first_half > 1.2))
+        if len(first_half)
+        else None,
+        "worst_rise_first_half": float(first_half.max()) if len(first_half) else None,
         "best_val_forces_mae": float(np.min(table["val_forces_mae_meV_per_A"])),
     }
 
@@ -118,8 +126,8 @@ def robustness_table(summaries) -> str:
     """A Markdown table, one row per data set and candidate."""
     lines = [
         "| data set | candidate | epochs | lr first → last | median epoch-to-epoch "
-        "change of train F MAE | epochs rising > 20 % | worst rise "
-        "| best val F MAE (meV/Å) |",
+        "change of train F MAE | epochs rising > 20 % (first half) "
+        "| worst rise (first half) | best val F MAE (meV/Å) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summaries:
@@ -127,14 +135,22 @@ def robustness_table(summaries) -> str:
             jump = (
                 "–" if r["median_jump"] is None else f"{100 * r['median_jump']:.0f} %"
             )
-            rises = "–" if r["rises"] is None else f"{100 * r['rises']:.0f} %"
-            worst = "–" if r["worst_rise"] is None else f"{r['worst_rise']:.2f}×"
+            rises = _both(r, "rises", lambda v: f"{100 * v:.0f} %")
+            worst = _both(r, "worst_rise", lambda v: f"{v:.2f}×")
             lines.append(
                 f"| {dataset} | {s['name']} | {r['epochs']} "
                 f"| {r['lr_first']:.1e} → {r['lr_last']:.1e} | {jump} | {rises} "
                 f"| {worst} | {r['best_val_forces_mae']:.1f} |"
             )
     return "\n".join(lines)
+
+
+def _both(row: dict, name: str, form) -> str:
+    """``name`` over all settled epochs and, in brackets, over their first half."""
+    if row[name] is None:
+        return "–"
+    early = row.get(f"{name}_first_half")
+    return form(row[name]) + ("" if early is None else f" ({form(early)})")
 
 
 def _finished(run_dir: Path) -> bool:

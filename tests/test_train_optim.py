@@ -36,7 +36,9 @@ def test_cosine_decays_from_lr_to_min_lr_and_stays_there():
 
 
 def test_plateau_reduces_lr_after_patience_without_improvement():
-    config = TrainConfig(lr=1e-2, plateau_patience=2, plateau_factor=0.5)
+    config = TrainConfig(
+        lr=1e-2, scheduler="plateau", plateau_patience=2, plateau_factor=0.5
+    )
     rates = learning_rates(config, lambda epoch: 1.0, epochs=6)
     assert rates == pytest.approx([1e-2, 1e-2, 1e-2, 1e-2, 5e-3, 5e-3])
 
@@ -112,7 +114,15 @@ def test_a_budget_cosine_run_ends_at_min_lr(tmp_path):
     from mlpot.train import fit
 
     run_dir = tmp_path / "run"
-    fit(tiny_run(run_dir, max_epochs=5, scheduler="budget_cosine", min_lr=1e-4))
+    fit(
+        tiny_run(
+            run_dir,
+            max_epochs=5,
+            scheduler="budget_cosine",
+            warmup_epochs=0,
+            min_lr=1e-4,
+        )
+    )
     with open(run_dir / "metrics.csv", newline="") as handle:
         rates = [float(row["lr"]) for row in csv.DictReader(handle)]
     # The rate of epoch k is set from the share spent before it, k / 5.

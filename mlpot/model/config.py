@@ -70,7 +70,7 @@ class ModelConfig:
     r_max: float = 5.0
     num_basis: int = 8
     cutoff_p: int = 6
-    lmax: int = 1
+    lmax: int = 2
     num_features: int = 32
     num_layers: int = 4
     avg_num_neighbors: float = 10.0

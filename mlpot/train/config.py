@@ -148,7 +148,8 @@ class TrainConfig:
         over ``max_epochs``) or ``"budget_cosine"`` (cosine decay from ``lr``
         to ``min_lr`` over the run's budget: the share of ``max_epochs`` or of
         ``max_time`` spent, whichever is larger, so that a time-limited run
-        ends at ``min_lr`` when its time ends).
+        ends at ``min_lr`` when its time ends; raising either on resume
+        stretches the cosine, so the rate rises again).
     warmup_epochs : int
         ``budget_cosine`` only: the rate rises linearly to ``lr`` over this
         many first epochs.
@@ -196,8 +197,8 @@ class TrainConfig:
     dtype: str = "float64"
     optimizer: str = "adam"
     weight_decay: float = 0.0
-    scheduler: str = "plateau"
-    warmup_epochs: int = 0
+    scheduler: str = "budget_cosine"
+    warmup_epochs: int = 5
     plateau_patience: int = 10
     plateau_factor: float = 0.8
     min_lr: float = 1e-6
