@@ -38,6 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 MODEL_SIZES = {
     # NequIP's default size: lmax 1, 32 features, 4 layers, r_max 5 Å.
     "equivariant": dict(name="equivariant", lmax=1, num_features=32, num_layers=4),
+    # mlpot-train's default size: NequIP's, at lmax 2.
+    "equivariant-lmax2": dict(
+        name="equivariant", lmax=2, num_features=32, num_layers=4
+    ),
     # SchNetPack's default SchNet size: 128 features, 3 interactions, r_max 5 Å.
     "invariant": dict(name="invariant", num_features=128, num_layers=3),
 }
