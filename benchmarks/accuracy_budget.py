@@ -37,6 +37,7 @@ ONE_THREAD = {
     "OMP_WAIT_POLICY": "PASSIVE",
 }
 CURVE_POINTS = 60
+CURVE_MARKS_H = (0.25, 0.5, 0.75)  # and the end of the run
 # the interpreter running this script, so its environment need not be on PATH
 TRAIN_COMMAND = (sys.executable, "-m", "mlpot.cli.train")
 
@@ -110,20 +111,40 @@ def summarise(run_dir: Path, name: str, recipe: Path, overrides) -> dict:
 
 def candidates_table(summaries) -> str:
     """A Markdown table, one row per candidate."""
+    marks = " / ".join(f"{h:g}" for h in CURVE_MARKS_H)
     lines = [
-        "| recipe | candidate | settings | CPU h | epochs | test F MAE (meV/Å) "
-        "| test E MAE (meV) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| recipe | candidate | settings | parameters | CPU h | epochs "
+        "| test F MAE (meV/Å) | test E MAE (meV) "
+        f"| best val F MAE at {marks} CPU h / end |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summaries:
         test = s["test"] or {}
         lines.append(
-            f"| {Path(s['recipe']).stem} | {s['name']} | {' '.join(s['overrides'])} "
-            f"| {s['budget_cpu_s'] / 3600:.2f} | {s['epochs']} "
+            f"| {Path(s['recipe']).stem} | {s['name']} | {_settings(s['overrides'])} "
+            f"| {s['parameters']:,} | {s['budget_cpu_s'] / 3600:.2f} | {s['epochs']} "
             f"| {test.get('forces_mae_meV_per_A', float('nan')):.2f} "
-            f"| {test.get('energy_mae_meV', float('nan')):.2f} |"
+            f"| {test.get('energy_mae_meV', float('nan')):.2f} "
+            f"| {curve_at(s['curve'])} |"
         )
     return "\n".join(lines)
+
+
+def _settings(overrides) -> str:
+    if not overrides:
+        return "the recipe as written"
+    return "`" + " ".join(overrides) + "`"
+
+
+def curve_at(curve: dict, hours=None) -> str:
+    """Best-so-far validation force MAE by each of ``hours`` (CPU h) and at the end."""
+    cpu_h = np.asarray(curve["cpu_h"])
+    best = np.asarray(curve["val_forces_mae_meV_per_A"])
+    values = []
+    for mark in CURVE_MARKS_H if hours is None else hours:
+        reached = best[cpu_h <= mark]
+        values.append(f"{reached[-1]:.1f}" if len(reached) else "–")
+    return " / ".join([*values, f"{best[-1]:.1f}"])
 
 
 def add_candidate_arguments(parser, default_name: str) -> None:
