@@ -136,12 +136,12 @@ def _settings(overrides) -> str:
     return "`" + " ".join(overrides) + "`"
 
 
-def curve_at(curve: dict, hours=None) -> str:
-    """Best-so-far validation force MAE by each of ``hours`` (CPU h) and at the end."""
+def curve_at(curve: dict) -> str:
+    """Best-so-far validation force MAE by each of CURVE_MARKS_H and at the end."""
     cpu_h = np.asarray(curve["cpu_h"])
     best = np.asarray(curve["val_forces_mae_meV_per_A"])
     values = []
-    for mark in CURVE_MARKS_H if hours is None else hours:
+    for mark in CURVE_MARKS_H:
         reached = best[cpu_h <= mark]
         values.append(f"{reached[-1]:.1f}" if len(reached) else "–")
     return " / ".join([*values, f"{best[-1]:.1f}"])
