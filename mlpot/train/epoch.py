@@ -40,17 +40,6 @@ class TrainingPass(torch.nn.Module):
         )
 
 
-def training_pass(
-    model: Potential, settings: TrainConfig, workers: Workers = SINGLE_PROCESS
-) -> torch.nn.Module:
-    """The :class:`TrainingPass` of ``model``, wrapped by ``workers.parallel``.
-
-    Built once per run: the data-parallel wrapper broadcasts the weights and
-    sets up its gradient buckets when it is made.
-    """
-    return workers.parallel(TrainingPass(model, settings.forces_weight > 0))
-
-
 def train_one_epoch(
     model: Potential,
     average: WeightAverage,
@@ -58,7 +47,6 @@ def train_one_epoch(
     batches: Sequence[AtomicGraph],
     settings: TrainConfig,
     workers: Workers = SINGLE_PROCESS,
-    forward: Optional[torch.nn.Module] = None,
 ) -> Dict[str, float]:
     """One pass over the training batches, updating the weights and their average.
 
@@ -77,8 +65,6 @@ def train_one_epoch(
         Data-parallel workers: the batches are this worker's shares (see
         :func:`mlpot.train.batches.epoch_batches`); gradients, losses and
         errors are summed over all workers.
-    forward : torch.nn.Module, optional
-        ``training_pass(model, settings, workers)``, made here when not given.
 
     Returns
     -------
@@ -88,8 +74,7 @@ def train_one_epoch(
         the mean loss over the batches.
     """
     model.train()
-    if forward is None:
-        forward = training_pass(model, settings, workers)
+    forward = workers.parallel(TrainingPass(model, settings.forces_weight > 0))
     errors = ErrorAccumulator()
     total = torch.zeros((), dtype=torch.float64)
     for batch in batches:
@@ -144,7 +129,7 @@ def train_step(
         before the step, detached.
     """
     if forward is None:
-        forward = training_pass(model, settings, workers)
+        forward = TrainingPass(model, settings.forces_weight > 0)
     optimizer.zero_grad(set_to_none=True)
     out = forward(batch)
     weighted = batch.get(keys.SHARE_WEIGHT, 1.0) * weighted_loss(

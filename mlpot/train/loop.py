@@ -53,7 +53,7 @@ from mlpot.train.config_files import CONFIG_FILE, relocatable, write_config
 from mlpot.train.data import RunData, load_run_data
 from mlpot.train.distributed import Workers, start_workers, stop_workers
 from mlpot.train.ema import WeightAverage
-from mlpot.train.epoch import train_one_epoch, training_pass
+from mlpot.train.epoch import train_one_epoch
 from mlpot.train.evaluation import evaluate
 from mlpot.train.losses import loss_from_errors
 from mlpot.train.normalisation import fit_normalisation
@@ -87,7 +87,6 @@ class _Run:
     records: Optional[RunRecords]
     data_sha256: Dict[str, Optional[str]]
     workers: Workers
-    forward: torch.nn.Module
 
     @property
     def settings(self) -> TrainConfig:
@@ -311,7 +310,6 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
         else None,
         data_sha256=sha,
         workers=workers,
-        forward=training_pass(model, settings, workers),
     )
 
 
@@ -474,13 +472,7 @@ def _epoch(run: _Run) -> Dict[str, float]:
         augment_rotations=settings.augment_rotations,
     )
     train = train_one_epoch(
-        run.model,
-        run.average,
-        run.optimizer,
-        batches,
-        settings,
-        run.workers,
-        run.forward,
+        run.model, run.average, run.optimizer, batches, settings, run.workers
     )
     if not math.isfinite(train["loss"]):
         raise ValueError(
