@@ -53,6 +53,27 @@ def test_basis_spans_the_symmetric_e3nn_products(correlation, L):
     assert residual.abs().max() < 1e-6 * targets.abs().max()
 
 
+@pytest.mark.parametrize("correlation", [1, 2, 3])
+def test_contraction_is_the_weighted_sum_of_its_couplings(correlation):
+    """B_c^L = Σ_ν Σ_k w_{ν,k,c}(species) U_{ν,k}^L(A_c, …, A_c) from the basis."""
+    contraction = SymmetricContraction(LMAX, LMAX, correlation, 3, 2).double()
+    features = torch.randn(5, IRREPS.dim, 3, dtype=torch.float64)
+    species = torch.tensor([0, 1, 1, 0, 1])
+    weights = iter(contraction.weights)
+    for L, out in enumerate(contraction(features, species)):
+        expected = torch.zeros(5, 2 * L + 1, 3, dtype=torch.float64)
+        for nu in range(1, correlation + 1):
+            basis = symmetric_basis(LMAX, nu, L)
+            if len(basis) == 0:
+                continue
+            w = next(weights)[species]  # (N, K, C)
+            for c in range(3):
+                couplings = apply_basis(basis, features[:, :, c])  # (N, K, 2L+1)
+                expected[:, :, c] += torch.einsum("nkm,nk->nm", couplings, w[:, :, c])
+        assert torch.allclose(out, expected, atol=1e-12)
+    assert next(weights, None) is None
+
+
 def test_contraction_is_equivariant_and_species_dependent():
     contraction = SymmetricContraction(LMAX, LMAX, 3, 4, num_species=2).double()
     features = torch.randn(6, IRREPS.dim, 4, dtype=torch.float64)

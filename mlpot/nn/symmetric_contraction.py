@@ -19,6 +19,7 @@ symmetric part counts), and reduced to an orthonormal basis of their span
 (SVD), so that no two weights do the same thing.
 """
 
+import collections
 import itertools
 import math
 from typing import Dict, List, Tuple
@@ -89,8 +90,54 @@ def symmetric_basis(lmax: int, correlation: int, L: int) -> torch.Tensor:
     return rows[:rank].reshape((rank,) + shape)
 
 
+def monomials(size: int, correlation: int) -> torch.Tensor:
+    """Index tuples i1 <= … <= iν of the distinct entries of a symmetric product.
+
+    Returns
+    -------
+    Tensor, shape (P, ``correlation``), int64
+        P = binomial(size + correlation - 1, correlation) rows.
+    """
+    rows = list(itertools.combinations_with_replacement(range(size), correlation))
+    return torch.tensor(rows, dtype=torch.long).reshape(len(rows), correlation)
+
+
+def on_monomials(basis: torch.Tensor, tuples: torch.Tensor) -> torch.Tensor:
+    """A symmetric coupling as a matrix acting on the distinct monomials.
+
+    For symmetric U, ``U(x, …, x) = Σ_p U[i_p] · mult_p · Π_j x[i_p,j]``, where
+    mult_p counts the orderings of the index tuple i_p.
+
+    Parameters
+    ----------
+    basis : Tensor, shape (K, M, D, …, D)
+        Couplings symmetric in their ν last axes.
+    tuples : Tensor, shape (P, ν)
+        From :func:`monomials`.
+
+    Returns
+    -------
+    Tensor, shape (P, K, M)
+    """
+    nu = tuples.shape[1]
+    counts = [collections.Counter(row) for row in tuples.tolist()]
+    multiplicity = torch.tensor(
+        [
+            math.factorial(nu) / math.prod(math.factorial(n) for n in c.values())
+            for c in counts
+        ],
+        dtype=basis.dtype,
+    )
+    entries = basis[(slice(None), slice(None)) + tuple(tuples.T)]  # (K, M, P)
+    return (entries * multiplicity).permute(2, 0, 1)
+
+
 class SymmetricContraction(nn.Module):
     """Channel-wise products of an atom's features, up to a correlation order.
+
+    The couplings act on the distinct monomials of the features (165 rather
+    than 729 entries of a threefold product at lmax 2), all orders in one
+    matrix product, so that no (N, C, 2L+1, D, …, D) intermediate is formed.
 
     Parameters
     ----------
@@ -119,30 +166,43 @@ class SymmetricContraction(nn.Module):
             raise ValueError(f"correlation must be at least 1, got {correlation}")
         self.lmax_out = lmax_out
         self.correlation = correlation
-        self.orders: List[List[int]] = []  # per L: the correlation orders used
+        size = (lmax_in + 1) ** 2
+        tuples = [monomials(size, nu) for nu in range(1, correlation + 1)]
+        rows = [0] + list(itertools.accumulate(len(t) for t in tuples))
         self.weights = nn.ParameterList()
+        self.blocks: List[Tuple[int, int, int]] = []  # per L: (K_L, column, weights)
+        couplings, column = [], 0
         for L in range(lmax_out + 1):
-            used = []
+            per_order = []
             for nu in range(1, correlation + 1):
                 basis = symmetric_basis(lmax_in, nu, L)
                 if len(basis) == 0:
                     continue
-                # Derived from e3nn, so rebuilt rather than stored; built in
-                # float64 so that a float64 model gets exact couplings.
-                self.register_buffer(f"basis_{L}_{nu}", basis, persistent=False)
+                block = torch.zeros(
+                    rows[-1], len(basis), 2 * L + 1, dtype=torch.float64
+                )
+                block[rows[nu - 1] : rows[nu]] = on_monomials(basis, tuples[nu - 1])
+                per_order.append(block)
                 self.weights.append(
                     nn.Parameter(
                         torch.randn(num_species, len(basis), num_channels)
                         / math.sqrt(len(basis))
                     )
                 )
-                used.append(nu)
-            if not used:
+            if not per_order:
                 raise ValueError(
                     f"no product of features up to order {lmax_in} reaches output "
                     f"order {L}; lower lmax_out or raise lmax_in"
                 )
-            self.orders.append(used)
+            coupling = torch.cat(per_order, dim=1)  # (P, K_L, 2L+1)
+            self.blocks.append((coupling.shape[1], column, len(per_order)))
+            couplings.append(coupling.flatten(1))
+            column += couplings[-1].shape[1]
+        # Derived from e3nn, so rebuilt rather than stored; built in float64
+        # so that a float64 model gets exact couplings.
+        self.register_buffer("coupling", torch.cat(couplings, dim=1), persistent=False)
+        for nu, t in enumerate(tuples, start=1):
+            self.register_buffer(f"monomials_{nu}", t, persistent=False)
 
     def forward(
         self, features: torch.Tensor, species: torch.Tensor
@@ -156,17 +216,21 @@ class SymmetricContraction(nn.Module):
             Species index of each atom.
         """
         factors = features.transpose(1, 2)  # (N, C, D)
+        products = []
+        for nu in range(1, self.correlation + 1):
+            tuples = getattr(self, f"monomials_{nu}")
+            product = factors[..., tuples[:, 0]]
+            for j in range(1, nu):
+                product = product * factors[..., tuples[:, j]]
+            products.append(product)
+        coupled = torch.cat(products, dim=-1) @ self.coupling  # (N, C, Σ K_L·(2L+1))
         out, weight_index = [], 0
-        for L, used in enumerate(self.orders):
-            total = 0
-            for nu in used:
-                basis = getattr(self, f"basis_{L}_{nu}")  # (K, M, D, ..., D)
-                weights = self.weights[weight_index][species]  # (N, K, C)
-                weight_index += 1
-                # Weights first, then one factor at a time from the last axis.
-                product = torch.einsum("km...,nkc->ncm...", basis, weights)
-                for _ in range(nu):
-                    product = torch.einsum("ncm...d,ncd->ncm...", product, factors)
-                total = total + product
-            out.append(total.transpose(1, 2))
+        for L, (k, column, used) in enumerate(self.blocks):
+            weights = torch.cat(
+                [self.weights[weight_index + i][species] for i in range(used)], dim=1
+            )  # (N, K_L, C)
+            weight_index += used
+            block = coupled[..., column : column + k * (2 * L + 1)]
+            block = block.reshape(*coupled.shape[:2], k, 2 * L + 1)
+            out.append(torch.einsum("nckm,nkc->nmc", block, weights))
         return out
