@@ -42,6 +42,10 @@ MODEL_SIZES = {
     "equivariant-lmax2": dict(
         name="equivariant", lmax=2, num_features=32, num_layers=4
     ),
+    # The same with MACE-style products of the neighbour sum up to three factors.
+    "equivariant-lmax2-correlation3": dict(
+        name="equivariant", lmax=2, num_features=32, num_layers=4, correlation=3
+    ),
     # SchNetPack's default SchNet size: 128 features, 3 interactions, r_max 5 Å.
     "invariant": dict(name="invariant", num_features=128, num_layers=3),
 }

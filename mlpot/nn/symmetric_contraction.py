@@ -201,8 +201,16 @@ class SymmetricContraction(nn.Module):
         # Derived from e3nn, so rebuilt rather than stored; built in float64
         # so that a float64 model gets exact couplings.
         self.register_buffer("coupling", torch.cat(couplings, dim=1), persistent=False)
+        # selection[j] picks the j-th factor of every monomial from the features
+        # with a constant 1 appended (row D), which stands in for the factors a
+        # monomial of fewer than ``correlation`` factors lacks.
+        selection = torch.zeros(correlation, size + 1, rows[-1], dtype=torch.float64)
         for nu, t in enumerate(tuples, start=1):
-            self.register_buffer(f"monomials_{nu}", t, persistent=False)
+            columns = torch.arange(rows[nu - 1], rows[nu])
+            for j in range(correlation):
+                picked = t[:, j] if j < nu else torch.full_like(t[:, 0], size)
+                selection[j, picked, columns] = 1.0
+        self.register_buffer("selection", selection, persistent=False)
 
     def forward(
         self, features: torch.Tensor, species: torch.Tensor
@@ -215,15 +223,14 @@ class SymmetricContraction(nn.Module):
         species : Tensor, shape (N,)
             Species index of each atom.
         """
-        factors = features.transpose(1, 2)  # (N, C, D)
-        products = []
-        for nu in range(1, self.correlation + 1):
-            tuples = getattr(self, f"monomials_{nu}")
-            product = factors[..., tuples[:, 0]]
-            for j in range(1, nu):
-                product = product * factors[..., tuples[:, j]]
-            products.append(product)
-        coupled = torch.cat(products, dim=-1) @ self.coupling  # (N, C, Σ K_L·(2L+1))
+        one = features.new_ones(features.shape[0], features.shape[2], 1)
+        factors = torch.cat([features.transpose(1, 2), one], dim=-1)  # (N, C, D+1)
+        # Selections as matrix products: their gradients are matrix products
+        # too, where indexing would scatter.
+        product = factors @ self.selection[0]
+        for j in range(1, self.correlation):
+            product = product * (factors @ self.selection[j])  # (N, C, P)
+        coupled = product @ self.coupling  # (N, C, Σ K_L·(2L+1))
         out, weight_index = [], 0
         for L, (k, column, used) in enumerate(self.blocks):
             weights = torch.cat(
