@@ -2,8 +2,9 @@
 
 Scores ``runs/NAME/best.ckpt`` on the test file of the shipped model's card
 (``models/NAME.json``) and compares force MAEs. Exit status 0 when the run is
-better, or when nothing of that name is shipped yet; 1 when it is not, so that
-``training/ship.sh`` keeps the shipped model unless asked otherwise.
+better, or when nothing of that name is shipped yet; 3 when it is not, so that
+``training/ship.sh`` keeps the shipped model unless asked otherwise; 1 on an
+error.
 
     python training/better_than_shipped.py ethanol-equivariant
 """
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NOT_BETTER = 3
 
 
 def main() -> int:
@@ -46,7 +48,7 @@ def main() -> int:
         f"{args.name}: run {new:.2f} meV/Å against shipped {old:.2f} meV/Å "
         f"on {data['file']} ({verdict})"
     )
-    return 0 if new < old else 1
+    return 0 if new < old else NOT_BETTER
 
 
 if __name__ == "__main__":

@@ -24,9 +24,14 @@ if [ -f "runs/$name/committee.json" ]; then
   training/card.sh "$name"
   exit
 fi
-if [[ -z $even_if_worse ]] && ! python training/better_than_shipped.py "$name"; then
-  echo "ship.sh: kept models/$name.ckpt; training/ship.sh $name --even-if-worse replaces it" >&2
-  exit 3
+if [[ -z $even_if_worse ]]; then
+  status=0
+  python training/better_than_shipped.py "$name" || status=$?
+  if (( status == 3 )); then
+    echo "ship.sh: kept models/$name.ckpt; training/ship.sh $name --even-if-worse replaces it" >&2
+    exit 3
+  fi
+  (( status == 0 )) || exit "$status"
 fi
 cp "runs/$name/best.ckpt" "models/$name.ckpt.tmp" && mv "models/$name.ckpt.tmp" "models/$name.ckpt"
 if [[ $name == ethane-* ]]; then
