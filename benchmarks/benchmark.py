@@ -42,7 +42,11 @@ MODEL_SIZES = {
     "equivariant-lmax2": dict(
         name="equivariant", lmax=2, num_features=32, num_layers=4
     ),
-    # The same with MACE-style products of the neighbour sum up to three factors.
+    # The same with MACE-style products of the neighbour sum up to two and
+    # three factors.
+    "equivariant-lmax2-correlation2": dict(
+        name="equivariant", lmax=2, num_features=32, num_layers=4, correlation=2
+    ),
     "equivariant-lmax2-correlation3": dict(
         name="equivariant", lmax=2, num_features=32, num_layers=4, correlation=3
     ),
