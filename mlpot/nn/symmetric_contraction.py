@@ -93,6 +93,13 @@ def symmetric_basis(lmax: int, correlation: int, L: int) -> torch.Tensor:
 def monomials(size: int, correlation: int) -> torch.Tensor:
     """Index tuples i1 <= … <= iν of the distinct entries of a symmetric product.
 
+    Parameters
+    ----------
+    size : int
+        Length D of each factor.
+    correlation : int
+        Number of factors ν.
+
     Returns
     -------
     Tensor, shape (P, ``correlation``), int64
