@@ -288,8 +288,13 @@ def _e0s_line(record: Optional[Dict]) -> str:
     if not record:
         return "- reference energies (E0s): a least-squares fit on the compositions"
     values = ", ".join(f"{symbol} {e:.6g}" for symbol, e in record["eV"].items())
-    kind = "isolated-atom energies" if record.get("isolated_atoms") else "fitted"
-    return f"- reference energies (E0s, eV, {kind}, from {record['source']}): {values}"
+    source = record["source"]
+    origin = {
+        "fit": "a least-squares fit on the training compositions",
+        "average": "the training data's mean energy per atom",
+        "mapping": "isolated-atom energies given in data.E0s",
+    }.get(source, f"isolated-atom energies from {source}")
+    return f"- reference energies (E0s, eV; {origin}): {values}"
 
 
 def _speed_section(test_report: Dict, latency_ms: Dict[str, float]) -> List[str]:
