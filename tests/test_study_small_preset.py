@@ -258,11 +258,17 @@ def _without_timings(results):
 
 def test_parallel_study_continues_and_logs_each_run(parallel_study):
     _, printed, _ = parallel_study
-    assert printed.count("finished earlier") == 2
+    earlier = printed.count("finished earlier")
+    # The run the other worker had under way when the interruption came may
+    # have finished before the pool stopped: then it too finished earlier.
+    assert earlier in (2, 3)
     assert (
-        printed.count(": trained in") + printed.count(": resumed and finished in") == 10
+        earlier
+        + printed.count(": trained in")
+        + printed.count(": resumed and finished in")
+        == 12
     )
-    for number in range(3, 13):
+    for number in range(1, 13):
         assert f"[{number}/12] ethanol/" in printed
 
 
