@@ -349,3 +349,24 @@ def test_too_few_frames_for_the_split_is_explained(tmp_path):
     config.data.n_train = 30
     with pytest.raises(ValueError, match="ask for fewer frames"):
         fit(config)
+
+
+@pytest.mark.parametrize(
+    "threads, train, warned",
+    [
+        (2, {"max_time": 60.0, "budget_clock": "cpu"}, True),
+        (1, {"max_time": 60.0, "budget_clock": "cpu"}, False),
+        (2, {"max_time": 60.0, "budget_clock": "wall"}, False),
+        (2, {"budget_clock": "cpu"}, False),
+    ],
+)
+def test_cpu_budget_on_several_threads_is_warned(threads, train, warned):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        note = training_loop.cpu_budget_threads_note(TrainConfig(**train))
+    finally:
+        torch.set_num_threads(before)
+    assert (note is not None) == warned
+    if warned:
+        assert "OMP_NUM_THREADS=1" in note and f"{threads} threads" in note

@@ -144,6 +144,9 @@ def fit(
             handler = open_log(run_dir / LOG_FILE)
             if took_over:
                 LOGGER.warning(took_over)
+            threads_note = cpu_budget_threads_note(config.train)
+            if threads_note:
+                LOGGER.warning(threads_note)
         try:
             run = _start(config, run_dir, resume, command, workers)
             _train(run)
@@ -160,6 +163,24 @@ def fit(
             if handler is not None:
                 close_log(handler)
             stop_workers(workers)
+
+
+def cpu_budget_threads_note(settings: TrainConfig) -> Optional[str]:
+    """A warning when a CPU-time budget is spent on more than one torch thread.
+
+    Process CPU time adds up the time of every thread, waiting included, so
+    a CPU budget compares runs only at the same thread count, and the
+    recipes that count CPU time were measured at one thread.
+    """
+    threads = torch.get_num_threads()
+    if settings.budget_clock != "cpu" or settings.max_time is None or threads == 1:
+        return None
+    return (
+        f"train.budget_clock is 'cpu' and torch uses {threads} threads: the "
+        "budget counts the CPU time of all of them, so the run compares only "
+        "with runs at the same thread count; run with OMP_NUM_THREADS=1 to "
+        "spend it as the recipes in training/README.md were measured"
+    )
 
 
 def check_run_dir(run_dir: Path, resume: bool) -> None:
