@@ -8,6 +8,7 @@ import torch
 
 from mlpot.data.files import sha256sum
 from mlpot.timing import force_call_latency
+from mlpot.train.reference_energies import e0s_origin
 
 _ERROR_ROWS = (
     ("energy", "energy", "meV", "kcal/mol"),
@@ -288,13 +289,7 @@ def _e0s_line(record: Optional[Dict]) -> str:
     if not record:
         return "- reference energies (E0s): a least-squares fit on the compositions"
     values = ", ".join(f"{symbol} {e:.6g}" for symbol, e in record["eV"].items())
-    source = record["source"]
-    origin = {
-        "fit": "a least-squares fit on the training compositions",
-        "average": "the training data's mean energy per atom",
-        "mapping": "isolated-atom energies given in data.E0s",
-    }.get(source, f"isolated-atom energies from {source}")
-    return f"- reference energies (E0s, eV; {origin}): {values}"
+    return f"- reference energies (E0s, eV; {e0s_origin(record['source'])}): {values}"
 
 
 def _speed_section(test_report: Dict, latency_ms: Dict[str, float]) -> List[str]:

@@ -57,6 +57,7 @@ def test_summary_and_progress_when_not_quiet(config_file, capsys):
     captured = capsys.readouterr()
     assert "best checkpoint: " in captured.out
     assert "val: energy MAE" in captured.out
+    assert "(eV; a least-squares fit on the training compositions)" in captured.err
     assert "mlpot-train" in captured.err  # the progress bar
 
 

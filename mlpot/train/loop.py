@@ -66,7 +66,7 @@ from mlpot.train.optim import (
 )
 from mlpot.train.provenance import data_sha256, run_metadata
 from mlpot.train.records import LOGGER, close_log, open_log
-from mlpot.train.reference_energies import portable_e0s, resolve_e0s
+from mlpot.train.reference_energies import e0s_origin, portable_e0s, resolve_e0s
 from mlpot.train.state import Progress, restore_training_state
 
 
@@ -407,7 +407,7 @@ def _describe(data: RunData, model: Potential, config: RunConfig, e0s: str) -> s
         f"  data: {len(data.train)} training and {len(data.val)} validation frames "
         f"of {train['file']}{test}; read as {train['energy_unit']} and "
         f"{train['force_unit']}, trained in eV and eV/Å\n"
-        f"  reference energies E0 (eV, from {e0s}): {shift}\n"
+        f"  reference energies E0 (eV; {e0s_origin(e0s)}): {shift}\n"
         f"  budget: {budget}; {settings.dtype}, batch {settings.batch_size}, "
         f"lr {settings.lr:g}"
     )

@@ -31,6 +31,19 @@ def portable_e0s(setting: Any, energy_key: Optional[str] = None) -> Any:
     return setting
 
 
+def e0s_origin(source: str) -> str:
+    """Where reference energies came from, in words, from their recorded ``source``.
+
+    ``source`` is ``"fit"``, ``"average"``, ``"mapping"`` or the file they
+    were read from, as :func:`resolve_e0s` records it.
+    """
+    return {
+        "fit": "a least-squares fit on the training compositions",
+        "average": "the training data's mean energy per atom",
+        "mapping": "isolated-atom energies given in data.E0s",
+    }.get(source, f"isolated-atom energies from {source}")
+
+
 def resolve_e0s(
     setting: Any,
     species: Sequence[int],
