@@ -77,7 +77,9 @@ def summarise(run_dir: Path, name: str, recipe: Path, overrides) -> dict:
     Returns
     -------
     dict
-        ``name``, ``recipe``, ``overrides``, ``budget_cpu_s``, ``epochs``,
+        ``name``, ``recipe``, ``overrides``, ``model`` and ``train`` (the
+        settings the run used, so that the candidate can be repeated after
+        the recipe file changes), ``budget_cpu_s``, ``epochs``,
         ``best_epoch``, ``parameters``, ``test`` and ``val`` (errors in meV and
         meV/Å), and ``curve`` (``cpu_h``, ``val_forces_mae_meV_per_A``: the
         best-so-far validation force MAE, at most 60 points).
@@ -94,6 +96,11 @@ def summarise(run_dir: Path, name: str, recipe: Path, overrides) -> dict:
         "recipe": str(recipe),
         "overrides": overrides,
         "model": checkpoint["config"],
+        "train": {
+            key: value
+            for key, value in metadata["config"]["train"].items()
+            if key != "quiet"
+        },
         "parameters": int(
             sum(np.prod(v.shape) for v in checkpoint["state_dict"].values())
         ),

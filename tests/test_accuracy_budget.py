@@ -1,0 +1,43 @@
+"""The equal-budget protocol's summary of a finished candidate run."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+from test_cli_card import DATA, train_tiny
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+accuracy_budget = _load("accuracy_budget")
+
+
+@pytest.fixture
+def finished_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("train", "test"):
+        source = DATA / f"rmd17_ethanol_{name}_01_subset.npz"
+        (tmp_path / f"{name}.npz").write_bytes(source.read_bytes())
+    return train_tiny("train.npz", "test.npz", "runs/candidate", max_epochs=2).parent
+
+
+def test_summary_records_the_settings_the_run_used(finished_run):
+    summary = accuracy_budget.summarise(
+        finished_run, "candidate", Path("recipe.yaml"), ["train.max_epochs=2"]
+    )
+    written = yaml.safe_load(Path("recipe.yaml").read_text())["train"]
+    assert summary["train"]["max_epochs"] == written["max_epochs"] == 2
+    assert summary["train"]["batch_size"] == written["batch_size"]
+    assert summary["train"]["loss"] == "mse"  # the default, which the file omits
+    assert "quiet" not in summary["train"]
+    assert summary["epochs"] == 2 and summary["test"]["forces_mae_meV_per_A"] > 0
+    row = accuracy_budget.candidates_table([summary]).splitlines()[-1]
+    assert row.startswith("| recipe | candidate | `train.max_epochs=2` |")
