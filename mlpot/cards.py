@@ -287,7 +287,7 @@ def _training_section(meta: Dict, title: str = "## Training") -> List[str]:
 
 def _e0s_line(record: Optional[Dict]) -> str:
     if not record:
-        return "- reference energies (E0s): a least-squares fit on the compositions"
+        return f"- reference energies (E0s): {e0s_origin('fit')}"
     values = ", ".join(f"{symbol} {e:.6g}" for symbol, e in record["eV"].items())
     return f"- reference energies (E0s, eV; {e0s_origin(record['source'])}): {values}"
 
