@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_cli_card import DATA, train_tiny
+from tiny_training import train_tiny_on_ethanol
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -23,10 +23,7 @@ accuracy_budget = _load("accuracy_budget")
 @pytest.fixture
 def finished_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("train", "test"):
-        source = DATA / f"rmd17_ethanol_{name}_01_subset.npz"
-        (tmp_path / f"{name}.npz").write_bytes(source.read_bytes())
-    return train_tiny("train.npz", "test.npz", "runs/candidate", max_epochs=2).parent
+    return train_tiny_on_ethanol(tmp_path, "runs/candidate").parent
 
 
 def test_summary_records_the_settings_the_run_used(finished_run):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_training import DATA, train_tiny, train_tiny_on_ethanol
 
 from mlpot.cli.card import main as card_main
 from mlpot.cli.train import main as train_main
@@ -12,32 +13,11 @@ from mlpot.data import read_frames, write_store
 from mlpot.data.files import sha256sum
 from mlpot.train.report import evaluate_file
 
-DATA = Path(__file__).parent / "data"
-
-
-def train_tiny(train, test, output, max_epochs):
-    """Train a tiny invariant model from ``recipe.yaml`` in the current folder."""
-    Path("recipe.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "data": {"train": train, "test": test, "n_val": 5},
-                "model": {"name": "invariant", "num_features": 8, "num_layers": 1},
-                "train": {"batch_size": 5, "max_epochs": max_epochs},
-                "output": output,
-            }
-        )
-    )
-    assert train_main(["recipe.yaml", "--quiet"]) == 0
-    return Path(output).resolve() / "best.ckpt"
-
 
 @pytest.fixture
 def trained(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("train", "test"):
-        source = DATA / f"rmd17_ethanol_{name}_01_subset.npz"
-        (tmp_path / f"{name}.npz").write_bytes(source.read_bytes())
-    return train_tiny("train.npz", "test.npz", "runs/card", max_epochs=2)
+    return train_tiny_on_ethanol(tmp_path)
 
 
 def test_card_is_generated_from_metadata_and_evaluation(trained, tmp_path):
