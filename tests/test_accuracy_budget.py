@@ -23,7 +23,7 @@ accuracy_budget = _load("accuracy_budget")
 @pytest.fixture
 def finished_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    return train_tiny_on_ethanol(tmp_path, "runs/candidate").parent
+    return train_tiny_on_ethanol("runs/candidate").parent
 
 
 def test_summary_records_the_settings_the_run_used(finished_run):

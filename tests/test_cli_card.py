@@ -17,7 +17,7 @@ from mlpot.train.report import evaluate_file
 @pytest.fixture
 def trained(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    return train_tiny_on_ethanol(tmp_path)
+    return train_tiny_on_ethanol()
 
 
 def test_card_is_generated_from_metadata_and_evaluation(trained, tmp_path):

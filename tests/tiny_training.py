@@ -25,9 +25,9 @@ def train_tiny(train, test, output, max_epochs):
     return Path(output).resolve() / "best.ckpt"
 
 
-def train_tiny_on_ethanol(folder, output="runs/card", max_epochs=2):
-    """Copy the ethanol test subsets into ``folder`` (the current folder) and train."""
+def train_tiny_on_ethanol(output="runs/card", max_epochs=2):
+    """Copy the ethanol test subsets into the current folder and train on them."""
     for name in ("train", "test"):
         source = DATA / f"rmd17_ethanol_{name}_01_subset.npz"
-        (Path(folder) / f"{name}.npz").write_bytes(source.read_bytes())
+        Path(f"{name}.npz").write_bytes(source.read_bytes())
     return train_tiny("train.npz", "test.npz", output, max_epochs)
