@@ -171,7 +171,6 @@ class SymmetricContraction(nn.Module):
         super().__init__()
         if correlation < 1:
             raise ValueError(f"correlation must be at least 1, got {correlation}")
-        self.lmax_out = lmax_out
         self.correlation = correlation
         size = (lmax_in + 1) ** 2
         tuples = [monomials(size, nu) for nu in range(1, correlation + 1)]
