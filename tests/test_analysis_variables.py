@@ -72,6 +72,16 @@ def test_aspirin_and_toluene_atoms_by_connectivity():
         (values["methyl torsion H-C-C-C (°)"] >= 0)
         & (values["methyl torsion H-C-C-C (°)"] <= 30)
     ).all()
+    # rMD17 toluene: methyl C0 on ring C1; ring C1-C2-C3-C4-C5-C6.
+    ring = [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (1, 6)]
+    assert sorted(toluene["ring C-C bonds, mean of six (Å)"][1]) == sorted(ring)
+    frames = read("toluene")
+    positions = frames.positions.reshape(len(frames), -1, 3)
+    np.testing.assert_allclose(
+        values["ring C-C bond at CH3 (Å)"],
+        bond_lengths(positions, [[1, 2], [1, 6]]).mean(axis=1),
+    )
+    assert (np.abs(values["ring C-C bonds, mean of six (Å)"] - 1.40) < 0.05).all()
 
 
 def test_torsions_fold_by_inversion_and_rotor_symmetry():

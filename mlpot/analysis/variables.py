@@ -26,8 +26,9 @@ from mlpot.geometry.internal import (
     dihedral_angles,
 )
 
-# (kind, index tuples, order): kind "bond", "angle" or "torsion"; the order
-# matters for torsions only.
+# (kind, index tuples, order): kind "bond", "angle" or "torsion". Bonds and
+# angles of several tuples are their mean (equivalent bonds of a symmetric
+# molecule); the order matters for torsions only.
 Variable = Tuple[str, List[Sequence[int]], int]
 
 
@@ -45,7 +46,8 @@ def geometry_variables(frames: Frames, molecule: str) -> Dict[str, np.ndarray]:
     -------
     dict of str to ndarray, shape (n_frames,)
         Name (with its unit) → values: bonds in Å, angles in degrees in
-        [0, 180], torsions in degrees in [0, 180/n] (see the module notes).
+        [0, 180] (the mean where a variable names several equivalent ones),
+        torsions in degrees in [0, 180/n] (see the module notes).
     """
     definitions = variable_atoms(frames.to_atoms(0), molecule)
     positions = frames.positions.reshape(len(frames), -1, 3)
@@ -56,9 +58,9 @@ def geometry_variables(frames: Frames, molecule: str) -> Dict[str, np.ndarray]:
     values = {}
     for name, (kind, tuples, order) in definitions.items():
         if kind == "bond":
-            values[name] = bond_lengths(positions, tuples)[:, 0]
+            values[name] = bond_lengths(positions, tuples).mean(axis=1)
         elif kind == "angle":
-            values[name] = bond_angles(positions, tuples)[:, 0]
+            values[name] = bond_angles(positions, tuples).mean(axis=1)
         else:
             values[name] = folded_torsion(dihedral_angles(positions, tuples), order)
     return values
@@ -172,8 +174,18 @@ def _toluene(bonds: _Bonds) -> Dict[str, Variable]:
     torsions = [
         (h, c_methyl, c_ipso, c) for h in bonds.of(c_methyl, "H") for c in ortho
     ]
+    ring = [k for k in bonds.atoms("C") if k != c_methyl]
+    ring_bonds = [(i, j) for i in ring for j in bonds.of(i, "C") if i < j]
+    if len(ring_bonds) != 6:
+        raise ValueError(
+            f"found {len(ring_bonds)} C-C bonds between the ring carbons instead "
+            "of 6; the first frame's bonds do not match toluene"
+        )
     return {
         "C-CH3 bond (Å)": ("bond", [(c_ipso, c_methyl)], 1),
+        # The two ipso-ortho bonds are equivalent; all six, the ring's breathing.
+        "ring C-C bond at CH3 (Å)": ("bond", [(c_ipso, c) for c in ortho], 1),
+        "ring C-C bonds, mean of six (Å)": ("bond", ring_bonds, 1),
         "ring C-C-C angle at CH3 (°)": ("angle", [(ortho[0], c_ipso, ortho[1])], 1),
         # Three hydrogens and two ortho carbons: a six-fold rotor.
         "methyl torsion H-C-C-C (°)": ("torsion", torsions, 6),
