@@ -108,6 +108,13 @@ def test_report_states_the_protocol_and_the_seed_noise(study):
     assert "**ethanol, original protocol** (energies only, 2 epochs" in report
     assert "seed noise" in report
     assert "Per-atom latents" in report
+    errors = [
+        parts["original_protocol"]["families"][f]["test_energy_mae_meV"]
+        for f in ("equivariant", "invariant")
+    ]
+    row = next(line for line in report.splitlines() if line.startswith("| ethanol"))
+    means = [f"{np.mean(e):.3g} ± {np.std(e, ddof=1):.3g}" for e in errors]
+    assert f"| {means[0]} vs {means[1]} ({seed_noise(*errors)}) |" in row
 
 
 def test_seed_noise_needs_disjoint_ranges():

@@ -40,6 +40,7 @@ def report_text(results: Dict) -> str:
     """The Markdown report as a string."""
     lines = _header(results)
     lines += ["## Findings", ""] + [f"- {s}" for s in findings(results)] + [""]
+    lines += summary(results)
     sections = (
         ("Data efficiency", "data_efficiency", _data_efficiency),
         ("Accuracy against training time", "training_time", _training_time),
@@ -82,6 +83,98 @@ def findings(results: Dict) -> List[str]:
             if key in parts
         ]
     return sentences
+
+
+def summary(results: Dict) -> List[str]:
+    """A table with a row per molecule: each section's headline, both families.
+
+    Empty when no section that the table draws on was run.
+    """
+    molecules = results["molecules"]
+    columns = []  # (header, cell of a molecule's parts)
+    if all("data_efficiency" in parts for parts in molecules.values()):
+        size = next(iter(molecules.values()))["data_efficiency"]["sizes"][-1]
+        for quantity, label in (
+            ("forces", "force MAE (meV/Å)"),
+            ("energy", "energy MAE (meV)"),
+        ):
+            columns.append(
+                (
+                    f"test {label}, {size} frames",
+                    lambda parts, q=quantity: _versus_seeds(
+                        parts["data_efficiency"]["curves"], q
+                    ),
+                )
+            )
+    if all("generalisation" in parts for parts in molecules.values()):
+        columns.append(
+            ("force MAE high energy / in distribution", _generalisation_ratios)
+        )
+    if all("latent" in parts for parts in molecules.values()):
+        columns.append(("median linear-probe R², geometric variables", _latent_median))
+    if all("original_protocol" in parts for parts in molecules.values()):
+        columns += [
+            ("energies only: test energy MAE (meV)", _original_errors),
+            ("energies only: per-atom bond R² (median)", _original_atom_bonds),
+        ]
+    if not columns:
+        return []
+    header = ["molecule"] + [title for title, _ in columns]
+    rows = [
+        [molecule] + [cell(parts) for _, cell in columns]
+        for molecule, parts in molecules.items()
+    ]
+    return (
+        [
+            "## Summary",
+            "",
+            "Equivariant vs invariant in every cell; seed noise as in the "
+            "sections below (mean ± standard deviation where there are seeds).",
+            "",
+        ]
+        + table(header, rows)
+        + [""]
+    )
+
+
+def _versus_seeds(curves: Dict, quantity: str) -> str:
+    values = [_spread(curves[family][quantity][-1]) for family in CURVE_FAMILIES]
+    verdict = _curve_noise(curves, quantity, -1)
+    return f"{values[0]} vs {values[1]} ({verdict})"
+
+
+def _generalisation_ratios(parts: Dict) -> str:
+    families = parts["generalisation"]["families"]
+    key = "forces_mae_meV_per_A"
+    ratios = [
+        families[f]["out_of_distribution"][key] / families[f]["in_distribution"][key]
+        for f in CURVE_FAMILIES
+    ]
+    return f"{ratios[0]:.2f} vs {ratios[1]:.2f}"
+
+
+def _latent_median(parts: Dict) -> str:
+    latent = parts["latent"]
+    geometric = [v for v in latent["variables"] if not v.startswith("energy")]
+    medians = [
+        np.median([latent["scores"][f][v]["linear"] for v in geometric])
+        for f in CURVE_FAMILIES
+    ]
+    return f"{medians[0]:.2f} vs {medians[1]:.2f}"
+
+
+def _original_errors(parts: Dict) -> str:
+    families = parts["original_protocol"]["families"]
+    errors = [families[f]["test_energy_mae_meV"] for f in original_report.FAMILIES]
+    return (
+        f"{_spread(errors[0])} vs {_spread(errors[1])} "
+        f"({original_report.seed_noise(*errors)})"
+    )
+
+
+def _original_atom_bonds(parts: Dict) -> str:
+    bonds = original_report.per_atom_medians(parts["original_protocol"])["bonds"]
+    return " vs ".join(f"{bonds[f]:.2f}" for f in original_report.FAMILIES)
 
 
 def _header(results: Dict) -> List[str]:
