@@ -7,6 +7,8 @@ import pytest
 import yaml
 from tiny_training import train_tiny_on_ethanol
 
+from mlpot.train.config import TrainConfig
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -33,7 +35,8 @@ def test_summary_records_the_settings_the_run_used(finished_run):
     written = yaml.safe_load(Path("recipe.yaml").read_text())["train"]
     assert summary["train"]["max_epochs"] == written["max_epochs"] == 2
     assert summary["train"]["batch_size"] == written["batch_size"]
-    assert summary["train"]["loss"] == "mse"  # the default, which the file omits
+    # A default, which the file omits, is recorded too.
+    assert summary["train"]["loss"] == TrainConfig().loss
     assert "quiet" not in summary["train"]
     assert summary["epochs"] == 2 and summary["test"]["forces_mae_meV_per_A"] > 0
     row = accuracy_budget.candidates_table([summary]).splitlines()[-1]
