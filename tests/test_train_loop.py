@@ -273,7 +273,8 @@ def test_cpu_budget_is_recorded_in_the_run(tmp_path):
 @pytest.mark.parametrize(
     "settings, expected",
     [
-        ({}, ("per_atom", None)),
+        ({}, ("per_atom", TrainConfig().huber_delta)),
+        ({"loss": "mse"}, ("per_atom", None)),
         (
             {"loss": "huber", "huber_delta": 0.02, "energy_loss": "total"},
             ("total", 0.02),

@@ -130,9 +130,8 @@ class TrainConfig:
         ``"per_atom"`` (the loss's energy term is the error of the energy per
         atom) or ``"total"`` (of the structure's energy).
     loss : str
-        ``"mse"`` (squared errors) or ``"huber"`` (squared up to
-        ``huber_delta``, linear beyond, so that a few badly predicted frames
-        pull less).
+        ``"huber"`` (squared up to ``huber_delta``, linear beyond, so that a
+        few badly predicted frames pull less) or ``"mse"`` (squared errors).
     huber_delta : float
         ``loss: huber`` only: where the penalty turns linear, in eV (per atom
         or total, as ``energy_loss``) and eV/Å.
@@ -192,7 +191,7 @@ class TrainConfig:
     energy_weight: float = 1.0
     forces_weight: float = 100.0
     energy_loss: str = "per_atom"
-    loss: str = "mse"
+    loss: str = "huber"
     huber_delta: float = 0.01
     dtype: str = "float64"
     optimizer: str = "adam"
