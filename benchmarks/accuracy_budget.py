@@ -117,19 +117,25 @@ def summarise(run_dir: Path, name: str, recipe: Path, overrides) -> dict:
 
 
 def candidates_table(summaries) -> str:
-    """A Markdown table, one row per candidate."""
+    """A Markdown table, one row per candidate.
+
+    The CPU seconds per epoch (the mean, validation included) show how fast
+    the machine's clock ran: the same recipe has taken 1.3-1.7 times as long
+    per epoch on different days.
+    """
     marks = " / ".join(f"{h:g}" for h in CURVE_MARKS_H)
     lines = [
         "| recipe | candidate | settings | parameters | CPU h | epochs "
-        "| test F MAE (meV/Å) | test E MAE (meV) "
+        "| CPU s per epoch | test F MAE (meV/Å) | test E MAE (meV) "
         f"| best val F MAE at {marks} CPU h / end |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summaries:
         test = s["test"] or {}
         lines.append(
             f"| {Path(s['recipe']).stem} | {s['name']} | {_settings(s['overrides'])} "
             f"| {s['parameters']:,} | {s['budget_cpu_s'] / 3600:.2f} | {s['epochs']} "
+            f"| {s['budget_cpu_s'] / s['epochs']:.1f} "
             f"| {test.get('forces_mae_meV_per_A', float('nan')):.2f} "
             f"| {test.get('energy_mae_meV', float('nan')):.2f} "
             f"| {curve_at(s['curve'])} |"

@@ -41,3 +41,5 @@ def test_summary_records_the_settings_the_run_used(finished_run):
     assert summary["epochs"] == 2 and summary["test"]["forces_mae_meV_per_A"] > 0
     row = accuracy_budget.candidates_table([summary]).splitlines()[-1]
     assert row.startswith("| recipe | candidate | `train.max_epochs=2` |")
+    per_epoch = row.split("|")[7].strip()
+    assert per_epoch == f"{summary['budget_cpu_s'] / 2:.1f}"
