@@ -58,6 +58,10 @@ def test_summary_and_progress_when_not_quiet(config_file, capsys):
     assert "best checkpoint: " in captured.out
     assert "val: energy MAE" in captured.out
     assert "(eV; a least-squares fit on the training compositions)" in captured.err
+    assert (
+        "loss: Huber (δ 0.01 eV/Å, eV of energy per atom); "
+        "weights energy per atom 1, forces 100"
+    ) in captured.err
     assert "mlpot-train" in captured.err  # the progress bar
 
 

@@ -382,7 +382,7 @@ def _resolved(config: RunConfig, model_config: ModelConfig, run_dir: Path) -> Ru
 
 
 def _describe(data: RunData, model: Potential, config: RunConfig, e0s: str) -> str:
-    """What is trained on what, in a few lines (units, sizes, budget)."""
+    """What is trained on what, in a few lines (units, sizes, budget, loss)."""
     model_config, settings = model.config, config.train
     train = data.provenance["train"]
     test = f", {len(data.test)} test frames" if data.test is not None else ""
@@ -400,6 +400,12 @@ def _describe(data: RunData, model: Potential, config: RunConfig, e0s: str) -> s
             f"{'CPU' if settings.budget_clock == 'cpu' else 'wall-clock'} time"
         )
     parameters = sum(p.numel() for p in model.parameters())
+    energy = "energy per atom" if settings.energy_loss == "per_atom" else "energy"
+    loss = (
+        f"Huber (δ {settings.huber_delta:g} eV/Å, eV of {energy})"
+        if settings.loss == "huber"
+        else "squared errors"
+    )
     return (
         f"  model: {model_config.name}, {parameters:,} parameters, species "
         f"{symbols}, r_max {model_config.r_max:g} Å, avg_num_neighbors "
@@ -409,7 +415,9 @@ def _describe(data: RunData, model: Potential, config: RunConfig, e0s: str) -> s
         f"{train['force_unit']}, trained in eV and eV/Å\n"
         f"  reference energies E0 (eV; {e0s_origin(e0s)}): {shift}\n"
         f"  budget: {budget}; {settings.dtype}, batch {settings.batch_size}, "
-        f"lr {settings.lr:g}"
+        f"lr {settings.lr:g}\n"
+        f"  loss: {loss}; weights {energy} {settings.energy_weight:g}, "
+        f"forces {settings.forces_weight:g}"
     )
 
 
