@@ -8,6 +8,7 @@ import torch
 
 from mlpot.data.files import sha256sum
 from mlpot.timing import force_call_latency
+from mlpot.train.losses import describe_loss
 from mlpot.train.reference_energies import e0s_origin
 
 _ERROR_ROWS = (
@@ -279,10 +280,23 @@ def _training_section(meta: Dict, title: str = "## Training") -> List[str]:
         _e0s_line(meta.get("E0s")),
         f"- batch size {settings.get('batch_size')}, lr {settings.get('lr')}, "
         f"{settings.get('optimizer')} with a {settings.get('scheduler')} schedule, "
-        f"EMA {settings.get('ema_decay')}, loss weights energy "
-        f"{settings.get('energy_weight')} / forces {settings.get('forces_weight')}, "
-        f"{settings.get('dtype')}",
+        f"EMA {settings.get('ema_decay')}, {settings.get('dtype')}",
+        _loss_line(settings),
     ]
+
+
+def _loss_line(settings: Dict) -> str:
+    if "energy_weight" not in settings:
+        return "- loss: not recorded"
+    # Runs from before train.loss and train.energy_loss existed trained with
+    # squared errors of the energy per atom.
+    return "- loss: " + describe_loss(
+        settings.get("loss", "mse"),
+        settings.get("huber_delta"),
+        settings["energy_weight"],
+        settings["forces_weight"],
+        settings.get("energy_loss", "per_atom"),
+    )
 
 
 def _e0s_line(record: Optional[Dict]) -> str:

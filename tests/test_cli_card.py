@@ -33,6 +33,10 @@ def test_card_is_generated_from_metadata_and_evaluation(trained, tmp_path):
     assert "every covalent bond stayed within" in card or "bonds left" in card
     assert "ms (float64)" in card and "ms (float32)" in card
     assert "(E0s, eV; a least-squares fit on the training compositions): H " in card
+    assert (
+        "- loss: Huber (δ 0.01 eV/Å, eV of energy per atom); "
+        "weights energy per atom 1, forces 100\n"
+    ) in card
     assert str(tmp_path) not in card
     # A user's run: named after its folder, its own path in the usage lines.
     assert card.startswith("# card\n")

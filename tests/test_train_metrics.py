@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mlpot import keys
-from mlpot.train.losses import loss_from_errors, weighted_loss
+from mlpot.train.losses import describe_loss, loss_from_errors, weighted_loss
 from mlpot.train.metrics import (
     KCAL_PER_MOL,
     ErrorAccumulator,
@@ -127,3 +127,20 @@ def test_loss_reaches_the_parameters_through_float32_forces():
     loss.backward()
     assert forces.grad.dtype == torch.float32
     assert forces.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        (
+            ("huber", 0.02, 1.0, 10.0, "total"),
+            "Huber (δ 0.02 eV/Å, eV of energy); weights energy 1, forces 10",
+        ),
+        (
+            ("mse", None, 2.0, 0.0, "per_atom"),
+            "squared errors; weights energy per atom 2, forces 0",
+        ),
+    ],
+)
+def test_loss_is_described_with_its_settings(settings, expected):
+    assert describe_loss(*settings) == expected

@@ -55,7 +55,7 @@ from mlpot.train.distributed import Workers, start_workers, stop_workers
 from mlpot.train.ema import WeightAverage
 from mlpot.train.epoch import train_one_epoch
 from mlpot.train.evaluation import evaluate
-from mlpot.train.losses import loss_from_errors
+from mlpot.train.losses import describe_loss, loss_from_errors
 from mlpot.train.normalisation import fit_normalisation
 from mlpot.train.optim import (
     budget_cosine_lr,
@@ -400,12 +400,6 @@ def _describe(data: RunData, model: Potential, config: RunConfig, e0s: str) -> s
             f"{'CPU' if settings.budget_clock == 'cpu' else 'wall-clock'} time"
         )
     parameters = sum(p.numel() for p in model.parameters())
-    energy = "energy per atom" if settings.energy_loss == "per_atom" else "energy"
-    loss = (
-        f"Huber (δ {settings.huber_delta:g} eV/Å, eV of {energy})"
-        if settings.loss == "huber"
-        else "squared errors"
-    )
     return (
         f"  model: {model_config.name}, {parameters:,} parameters, species "
         f"{symbols}, r_max {model_config.r_max:g} Å, avg_num_neighbors "
@@ -416,8 +410,14 @@ def _describe(data: RunData, model: Potential, config: RunConfig, e0s: str) -> s
         f"  reference energies E0 (eV; {e0s_origin(e0s)}): {shift}\n"
         f"  budget: {budget}; {settings.dtype}, batch {settings.batch_size}, "
         f"lr {settings.lr:g}\n"
-        f"  loss: {loss}; weights {energy} {settings.energy_weight:g}, "
-        f"forces {settings.forces_weight:g}"
+        "  loss: "
+        + describe_loss(
+            settings.loss,
+            settings.huber_delta,
+            settings.energy_weight,
+            settings.forces_weight,
+            settings.energy_loss,
+        )
     )
 
 

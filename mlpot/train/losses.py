@@ -108,3 +108,26 @@ def loss_from_errors(
     if forces_weight > 0:
         total += forces_weight * errors["forces_rmse"] ** 2
     return total / energy_scale**2
+
+
+def describe_loss(
+    loss: str,
+    huber_delta: Optional[float],
+    energy_weight: float,
+    forces_weight: float,
+    energy_loss: str = "per_atom",
+) -> str:
+    """The loss in words, for the run's summary and the model card.
+
+    Examples
+    --------
+    >>> describe_loss("huber", 0.01, 1.0, 100.0)
+    'Huber (δ 0.01 eV/Å, eV of energy per atom); weights energy per atom 1, forces 100'
+    """
+    energy = "energy per atom" if energy_loss == "per_atom" else "energy"
+    penalty = (
+        f"Huber (δ {huber_delta:g} eV/Å, eV of {energy})"
+        if loss == "huber"
+        else "squared errors"
+    )
+    return f"{penalty}; weights {energy} {energy_weight:g}, forces {forces_weight:g}"
