@@ -119,6 +119,17 @@ def describe_loss(
 ) -> str:
     """The loss in words, for the run's summary and the model card.
 
+    Parameters
+    ----------
+    loss : str
+        ``"huber"`` or ``"mse"``, as ``train.loss``.
+    huber_delta : float or None
+        Where the Huber function turns linear (eV/Å, and eV of the energy
+        term); not used for ``"mse"``.
+    energy_weight, forces_weight : float
+    energy_loss : str
+        As in `weighted_loss`.
+
     Examples
     --------
     >>> describe_loss("huber", 0.01, 1.0, 100.0)
