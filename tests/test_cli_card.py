@@ -7,6 +7,7 @@ import pytest
 import yaml
 from tiny_training import DATA, train_tiny, train_tiny_on_ethanol
 
+from mlpot.cards import _training_section
 from mlpot.cli.card import main as card_main
 from mlpot.cli.train import main as train_main
 from mlpot.data import read_frames, write_store
@@ -175,3 +176,16 @@ def test_committee_card_shows_the_mean_each_member_and_the_calibration(
     assert "python benchmarks/committee_calibration.py runs/trio" in card
     assert "mlpot-card runs/trio --test test.npz --calibration calibration.json" in card
     assert "ms (committee, float64)" in card and "ms (one member, float64)" in card
+
+
+@pytest.mark.parametrize(
+    "train, expected",
+    [
+        # A run from before train.loss existed trained with squared errors.
+        ({"energy_weight": 1.0, "forces_weight": 100.0}, "- loss: squared errors; "),
+        ({}, "- loss: not recorded"),
+    ],
+)
+def test_card_states_the_loss_of_runs_that_did_not_record_it(train, expected):
+    lines = _training_section({"config": {"train": train}})
+    assert any(line.startswith(expected) for line in lines)
