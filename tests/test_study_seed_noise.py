@@ -108,13 +108,13 @@ def test_records_from_before_the_noise_points_match_their_config(tmp_path):
     assert recorded_config(older, tmp_path) == current
 
 
-def test_three_molecule_config_plans_both_protocols_with_seed_noise():
+def test_three_molecule_config_plans_both_protocols_with_seed_noise(tmp_path):
     from collections import Counter
 
     from mlpot.study.run import planned_runs as study_runs
 
     config = load_study_config(EXAMPLES / "three-molecules.yaml")
-    runs = study_runs(config, "studies/three-molecules")
+    runs = study_runs(config, tmp_path / "three-molecules")
     assert Counter(run.molecule for run in runs) == {
         "aspirin": 28,
         "ethanol": 28,

@@ -205,6 +205,11 @@ def test_a_study_recorded_with_absolute_paths_continues(study, tmp_path, monkeyp
     shutil.copytree(output, tmp_path / "old")
     absolute = load_study_config(CONFIG).to_dict()
     (tmp_path / "old" / "study.yaml").write_text(yaml.safe_dump(absolute))
+    # Older versions recorded no run's training time and reused runs only.
+    older = {
+        key: value for key, value in results.items() if key != "run_training_time_s"
+    }
+    (tmp_path / "old" / "results.json").write_text(json.dumps(older))
     monkeypatch.chdir(tmp_path)
     with redirect_stdout(io.StringIO()) as printed:
         assert main([CONFIG, "--output", "old"]) == 0
@@ -215,6 +220,70 @@ def test_a_study_recorded_with_absolute_paths_continues(study, tmp_path, monkeyp
     continued = json.loads((tmp_path / "old" / "results.json").read_text())
     assert continued["config"] == recorded
     assert continued["molecules"] == results["molecules"]
+
+
+def _without_runs(output, copy):
+    """A copy of the study folder ``output`` without its runs and data files."""
+    shutil.copytree(output, copy, ignore=shutil.ignore_patterns("runs", "data"))
+    return copy
+
+
+def test_recorded_sections_are_reused_without_their_runs(study, tmp_path):
+    """A folder that kept its results and figures but not its runs continues."""
+    output, _, results = study
+    copy = _without_runs(output, tmp_path / "small")
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main([CONFIG, "--output", str(copy)]) == 0
+    assert printed.getvalue().count(": recorded earlier") == 5
+    assert "trained in" not in printed.getvalue()
+    assert "finished earlier" not in printed.getvalue()
+    assert not (copy / "runs").exists()
+    continued = json.loads((copy / "results.json").read_text())
+    assert continued == results
+    report = (output / "report.md").read_text()
+    assert (copy / "report.md").read_text() == report
+
+
+def test_a_section_missing_from_the_results_is_trained_and_analysed(study, tmp_path):
+    output, _, results = study
+    copy = _without_runs(output, tmp_path / "small")
+    recorded = json.loads((copy / "results.json").read_text())
+    del recorded["molecules"]["ethanol"]["generalisation"]
+    ood = [name for name in recorded["run_training_time_s"] if "/ood-" in name]
+    assert len(ood) == 2
+    for name in ood:
+        del recorded["run_training_time_s"][name]
+    (copy / "results.json").write_text(json.dumps(recorded))
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main([CONFIG, "--output", str(copy)]) == 0
+    assert printed.getvalue().count(": recorded earlier") == 4
+    assert printed.getvalue().count(": trained in") == 2
+    trained = sorted(f"ethanol/{p.name}" for p in (copy / "runs" / "ethanol").iterdir())
+    assert trained == sorted(ood)
+    continued = json.loads((copy / "results.json").read_text())
+    assert list(continued["molecules"]["ethanol"]) == list(
+        results["molecules"]["ethanol"]
+    )
+    assert _without_timings(continued) == _without_timings(results)
+    times = continued["run_training_time_s"]
+    assert len(times) == 12
+    assert continued["training_time_s"] == pytest.approx(sum(times.values()))
+
+
+def test_a_report_under_way_names_what_is_not_recorded_yet(study):
+    from mlpot.study.report import report_text
+
+    _, _, results = study
+    complete = report_text(results)
+    assert "Under way" not in complete
+    assert "Generalisation to higher energies" in complete
+    partial = json.loads(json.dumps(results))
+    del partial["molecules"]["ethanol"]["generalisation"]
+    del partial["molecules"]["ethanol"]["symmetry"]
+    text = report_text(partial)
+    assert "not recorded yet: ethanol (generalisation, symmetry)." in text
+    assert "Generalisation to higher energies" not in text
+    assert "## 3. Latent geometry" in text
 
 
 def test_command_line_errors_are_reported(tmp_path, capsys):
@@ -252,7 +321,8 @@ def _without_timings(results):
         name: {key: part for key, part in parts.items() if key != "training_time"}
         for name, parts in results["molecules"].items()
     }
-    kept = {key: value for key, value in results.items() if key != "training_time_s"}
+    timings = ("training_time_s", "run_training_time_s")
+    kept = {key: value for key, value in results.items() if key not in timings}
     return {**kept, "molecules": molecules}
 
 
@@ -308,3 +378,13 @@ def test_jobs_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         main([CONFIG, "--jobs", "0"])
     assert "--jobs: must be at least 1" in capsys.readouterr().err
+
+
+def test_a_damaged_results_file_is_named(study, tmp_path, capsys):
+    output, _, _ = study
+    copy = _without_runs(output, tmp_path / "small")
+    (copy / "results.json").write_text('{"molecules": ')
+    assert main([CONFIG, "--output", str(copy), "--quiet"]) == 1
+    error = capsys.readouterr().err
+    assert "results.json is not a study's results file" in error
+    assert "move it away" in error

@@ -1,5 +1,7 @@
 """Best error so far against training time, and when one model pulls ahead."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,33 @@ def test_missing_or_empty_metrics_are_explained(tmp_path):
     (tmp_path / "metrics.csv").write_text("epoch,elapsed_s\n")
     with pytest.raises(ValueError, match="no completed epoch"):
         read_metrics(tmp_path / "metrics.csv")
+
+
+def test_a_cpu_time_budget_is_read_on_the_cpu_clock(tmp_path):
+    """With ``budget_clock: cpu`` the shares of the budget are CPU seconds."""
+    import yaml
+
+    from mlpot.study import load_study_config
+    from mlpot.study.training_time import analyse, analysed_runs
+
+    examples = Path(__file__).parents[1] / "examples" / "study"
+    settings = yaml.safe_load((examples / "small.yaml").read_text())
+    for key in ("train", "test"):
+        path = examples / settings["molecules"]["ethanol"][key]
+        settings["molecules"]["ethanol"][key] = str(path.resolve())
+    settings["train"].update(max_time=100.0, budget_clock="cpu")
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(settings))
+    study = load_study_config(tmp_path / "study.yaml")
+    # Wall time runs at twice the CPU time (a busy machine); the error falls
+    # to 1 meV/Å after 50 CPU s, which is 100 s of wall time.
+    rows = ["epoch,elapsed_s,cpu_s,epoch_s,val_forces_mae_meV_per_A"]
+    rows += [f"{k},{20 * k},{10 * k},20,{10.0 if k < 5 else 1.0}" for k in range(1, 11)]
+    for run in analysed_runs(study, "ethanol").values():
+        run.directory(tmp_path).mkdir(parents=True)
+        (run.directory(tmp_path) / "metrics.csv").write_text("\n".join(rows) + "\n")
+    part = analyse(study, "ethanol", tmp_path)
+    assert part["clock"] == "cpu" and part["budget_s"] == 100.0
+    summary = part["families"]["equivariant"]
+    assert summary["seconds_per_epoch"] == 10.0
+    assert summary["best_val_forces_meV_per_A"]["0.5"] == 1.0
+    assert summary["best_val_forces_meV_per_A"]["0.25"] == 10.0

@@ -13,7 +13,10 @@ thread (``OMP_NUM_THREADS=1``); on an N-core machine this is much faster than
 one run at a time with N threads, since small molecules are bound by the number
 of operations, not by arithmetic. Every run's checkpoints are the same as with
 ``--jobs 1`` (the default: one run after the other in this process, with
-torch's usual threads). The analysis runs in the main process afterwards.
+torch's usual threads). Each section is analysed in the main process as soon
+as its runs are trained, and recorded in the folder's ``results.json``; a
+recorded section is not run again, so a folder that kept only its
+``results.json``, ``study.yaml`` and figures continues with the rest.
 """
 
 import argparse
@@ -82,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Equivariant vs invariant potentials: learning curves, "
         "accuracy against training time, high-energy generalisation, latent "
         "geometry and symmetry, written to a folder of figures and a Markdown "
-        "report. Rerun the same command to continue an interrupted study.",
+        "report. Each section is recorded in the folder's results.json when it "
+        "finishes; rerun the same command to continue an interrupted study.",
     )
     parser.add_argument(
         "config", help="study config (YAML), e.g. examples/study/small.yaml"

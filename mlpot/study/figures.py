@@ -65,7 +65,7 @@ def learning_curve_figure(path, molecule: str, curves: Mapping[str, Dict]) -> Pa
 
 
 def training_time_figure(
-    path, molecule: str, curves: Mapping[str, Dict], n_train: int
+    path, molecule: str, curves: Mapping[str, Dict], n_train: int, clock="wall"
 ) -> Path:
     """Best validation force error so far against training time, per family.
 
@@ -80,6 +80,8 @@ def training_time_figure(
         and ``best`` (epochs,) the best validation force MAE so far in meV/Å.
     n_train : int
         Training frames of the runs, for the title.
+    clock : str
+        ``"cpu"`` when ``time_s`` counts CPU seconds, ``"wall"`` for wall time.
     """
     figure = _figure(6, 4.2)
     axis = figure.subplots()
@@ -89,7 +91,9 @@ def training_time_figure(
             minutes, curve["best"], where="post", color=COLOURS[family], label=family
         )
     axis.set_yscale("log")
-    axis.set_xlabel("training time (min)")
+    axis.set_xlabel(
+        "training time (CPU min)" if clock == "cpu" else "training time (min)"
+    )
     axis.set_ylabel("best validation force MAE so far (meV/Å)")
     axis.legend(fontsize="small")
     figure.suptitle(f"{molecule}: accuracy against training time, {n_train} frames")

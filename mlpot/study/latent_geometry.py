@@ -12,7 +12,7 @@ from mlpot.data import Frames, read_frames
 from mlpot.study.config import StudyConfig
 from mlpot.study.data_efficiency import CURVE_FAMILIES, curve_run
 from mlpot.study.figures import FIGURES_DIR, latent_figure
-from mlpot.study.runs import trained_model
+from mlpot.study.runs import PlannedRun, trained_model
 
 ENERGY = "energy (eV, minus mean)"
 
@@ -34,6 +34,15 @@ def probe_frames(study: StudyConfig, molecule: str) -> Tuple[Frames, Dict]:
     variables = {ENERGY: frames.energy - frames.energy.mean()}
     variables.update(geometry_variables(frames, molecule))
     return frames, variables
+
+
+def analysed_runs(study: StudyConfig, molecule: str) -> Dict[str, PlannedRun]:
+    """Family → the learning-curve run on ``latent.n_train`` frames, first seed."""
+    seed = study.data_efficiency.seeds[0]
+    return {
+        f: curve_run(study, molecule, f, study.latent.n_train, seed)
+        for f in CURVE_FAMILIES
+    }
 
 
 def analyse(study: StudyConfig, molecule: str, output) -> Dict:
@@ -58,8 +67,7 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     frames, variables = probe_frames(study, molecule)
     train, test = held_out_split(len(frames), settings.test_fraction, seed)
     scores, figures = {}, {}
-    for family in CURVE_FAMILIES:
-        run = curve_run(study, molecule, family, settings.n_train, seed)
+    for family, run in analysed_runs(study, molecule).items():
         _, pooled = structure_features(trained_model(run, output), frames)
         embeddings = {
             method: project(pooled, method, seed, settings.perplexity)

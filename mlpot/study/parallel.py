@@ -56,12 +56,17 @@ class RunFailed(RuntimeError):
 
 
 def train_in_workers(
-    study: StudyConfig, runs: List[PlannedRun], output, jobs: int
+    study: StudyConfig,
+    runs: List[PlannedRun],
+    output,
+    jobs: int,
+    plan: Optional[List[PlannedRun]] = None,
 ) -> None:
     """Train ``runs`` (unless finished) in ``jobs`` worker processes.
 
-    Logs one line per run as it starts (``[3/12] ethanol/invariant-n10-seed0``)
-    and one as it ends (`RunOutcome.message`).
+    Logs one line per run as it starts (``[3/12] ethanol/invariant-n10-seed0``,
+    numbered by its place in ``plan``, default ``runs``) and one as it ends
+    (`RunOutcome.message`).
 
     Raises
     ------
@@ -71,13 +76,16 @@ def train_in_workers(
     KeyboardInterrupt
         Interrupted; the workers were stopped, every run is resumable.
     """
+    plan = runs if plan is None else plan
+    numbers = {(r.molecule, r.name): n for n, r in enumerate(plan, start=1)}
     todo = deque()
-    for number, run in enumerate(runs, start=1):
+    for run in runs:
+        number = numbers[run.molecule, run.name]
         if is_finished(run.directory(output)):
             LOGGER.info(
                 "[%d/%d] %s/%s: finished earlier",
                 number,
-                len(runs),
+                len(plan),
                 run.molecule,
                 run.name,
             )
@@ -100,7 +108,7 @@ def train_in_workers(
                 while todo and len(running) < jobs:
                     number, run = todo.popleft()
                     LOGGER.info(
-                        "[%d/%d] %s/%s", number, len(runs), run.molecule, run.name
+                        "[%d/%d] %s/%s", number, len(plan), run.molecule, run.name
                     )
                     with _sigint_ignored():  # workers start with Ctrl-C ignored
                         future = pool.submit(_train_in_worker, study, run, output)

@@ -217,6 +217,18 @@ def _header(results: Dict) -> List[str]:
         f"- Training settings of every run: `{_inline(config['train'])}`.",
         f"- Training time of all runs: {_duration(results['training_time_s'])}.",
     ]
+    missing = [
+        f"{molecule} ({', '.join(s for s in sections if s not in parts)})"
+        for molecule, parts in results["molecules"].items()
+        if set(sections) - set(parts)
+    ]
+    if missing:
+        lines.append(
+            "- **Under way:** not recorded yet: "
+            + "; ".join(missing)
+            + ". Sections appear below once every molecule has them; "
+            "running the same config again continues the study."
+        )
     for family, settings in config["families"].items():
         train = f"; train {_inline(settings['train'])}" if settings["train"] else ""
         lines.append(f"- {family} model: `{_inline(settings['model'])}{train}`.")
@@ -261,10 +273,11 @@ def _training_time_finding(molecule: str, part: Dict) -> str:
     fractions = ", ".join(f"{fraction:.0%}" for fraction in BUDGET_FRACTIONS)
     return (
         f"**{molecule}, training time:** with {part['n_train']} frames an epoch "
-        f"takes {families['equivariant']['seconds_per_epoch']:.2g} s for the "
-        f"equivariant model and {families['invariant']['seconds_per_epoch']:.2g} s "
+        f"takes {families['equivariant']['seconds_per_epoch']:.2g} {_clock_unit(part)} "
+        f"for the equivariant model and "
+        f"{families['invariant']['seconds_per_epoch']:.2g} {_clock_unit(part)} "
         f"for the invariant one; best validation force MAE after {fractions} "
-        f"of the {_duration(part['budget_s'])} budget: equivariant "
+        f"of the {_duration(part['budget_s'])}{_of_clock(part)} budget: equivariant "
         f"{along('equivariant')} vs invariant {along('invariant')} meV/Å; {lead}."
     )
 
@@ -369,7 +382,7 @@ def _curve_noise(curves: Dict, quantity: str, k: int) -> str:
 
 
 def _training_time(part: Dict) -> List[str]:
-    header = ["model", "epochs", "s per epoch"] + [
+    header = ["model", "epochs", f"{_clock_unit(part)} per epoch"] + [
         f"best val force MAE at {fraction:.0%} (meV/Å)" for fraction in BUDGET_FRACTIONS
     ]
     rows = [
@@ -384,7 +397,8 @@ def _training_time(part: Dict) -> List[str]:
     return [
         f"The learning-curve runs on {part['n_train']} frames (seed "
         f"{part['seed']}): the best validation force MAE reached within each "
-        f"share of the {_duration(part['budget_s'])} budget. The equivariant "
+        f"share of the {_duration(part['budget_s'])}{_of_clock(part)} budget. "
+        "The equivariant "
         + (
             "model is not ahead at the end."
             if ahead is None
@@ -395,6 +409,15 @@ def _training_time(part: Dict) -> List[str]:
         "",
         f"![training time]({part['figure']})",
     ]
+
+
+def _of_clock(part: Dict) -> str:
+    """`` CPU-time`` for a budget counted in CPU seconds (``part["clock"]``)."""
+    return " CPU-time" if part.get("clock") == "cpu" else ""
+
+
+def _clock_unit(part: Dict) -> str:
+    return "CPU s" if part.get("clock") == "cpu" else "s"
 
 
 def _generalisation(part: Dict) -> List[str]:

@@ -9,7 +9,7 @@ The study folder holds::
     data/          energy-split stores of the generalisation runs
     runs/MOLECULE/RUN/   one mlpot-train run directory per training run
     figures/       PNG figures
-    results.json   every number of the report
+    results.json   every number of the report, recorded section by section
     report.md      findings, tables and figures
 
 Data files are recorded by paths relative to the folder of the file that
@@ -19,7 +19,7 @@ the folder names no folder of this machine and can be moved with its data.
 
 import json
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
@@ -50,19 +50,25 @@ ANALYSE = {
     "symmetry": symmetry.analyse,
     "original_protocol": original_protocol.analyse,
 }
-# Parts that analyse the learning-curve runs.
-CURVE_SECTIONS = {"data_efficiency", "training_time", "latent", "symmetry"}
 
 
 def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) -> Path:
     """Run the study ``config`` describes in ``output`` (default ``config.output``).
 
-    Runs already finished in ``output`` are reused and interrupted ones
-    resumed, so calling this again after an interruption continues the study.
-    With ``jobs`` > 1 the training runs are shared among that many worker
-    processes of one torch thread each (`mlpot.study.parallel`); each run's
-    checkpoints are the same as with ``jobs=1``. The analysis then runs in
-    this process.
+    The study goes molecule by molecule and, for each, section by section (in
+    the order of ``config.sections``): it trains the runs the section needs,
+    analyses them and records the section's results in ``results.json`` at
+    once. Sections already recorded there (by a run of this config) are not
+    trained or analysed again, runs already finished in ``output`` are reused
+    and interrupted ones resumed, so calling this again after an interruption
+    continues the study, even on a machine that kept ``results.json`` and the
+    figures but not the run folders. To train everything again, give another
+    ``output``.
+
+    With ``jobs`` > 1 the training runs of a section are shared among that
+    many worker processes of one torch thread each
+    (`mlpot.study.parallel`); each run's checkpoints are the same as with
+    ``jobs=1``. The analysis runs in this process.
 
     Parameters
     ----------
@@ -84,58 +90,167 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
     mlpot.study.parallel.RunFailed
         With ``jobs`` > 1: a run failed in its worker (the error names the run).
     """
-    from mlpot._version import __version__
-
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     output = Path(output or config.output)
     _claim(output, config)
-    runs = planned_runs(config, output)
-    if jobs > 1:
-        train_in_workers(config, runs, output, jobs)
-    else:
-        for number, run in enumerate(runs, start=1):
-            LOGGER.info("[%d/%d] %s/%s", number, len(runs), run.molecule, run.name)
-            train(config, run, output)
-    results = {
-        "mlpot_version": __version__,
-        "config": config.to_dict(relative_to=output),
-        "training_time_s": sum(
-            read_checkpoint(run.best_checkpoint(output))["metadata"]["training_time_s"]
-            for run in runs
-        ),
-        "molecules": {},
-    }
-    for molecule in config.molecules:
-        LOGGER.info("analysing %s", molecule)
+    results = recorded_results(config, output)
+    todo = [
+        (molecule, section)
+        for molecule, parts in results["molecules"].items()
+        for section in config.sections
+        if section not in parts
+    ]
+    for molecule, parts in results["molecules"].items():
+        for section in parts:
+            LOGGER.info("%s: %s: recorded earlier", molecule, section)
+    plan = _unique([run for key in todo for run in section_runs(config, *key, output)])
+    handled = set()
+    for molecule, section in todo:
+        runs = section_runs(config, molecule, section, output)
+        _train(config, [r for r in runs if _key(r) not in handled], plan, output, jobs)
+        handled.update(_key(run) for run in runs)
+        LOGGER.info("analysing %s: %s", molecule, section)
+        parts = results["molecules"][molecule]
+        parts[section] = ANALYSE[section](config, molecule, output)
         results["molecules"][molecule] = {
-            section: ANALYSE[section](config, molecule, output)
-            for section in config.sections
+            name: parts[name] for name in config.sections if name in parts
         }
-    with atomic_path(output / RESULTS_FILE) as tmp:
-        tmp.write_text(json.dumps(results, indent=1) + "\n")
+        results["run_training_time_s"].update(
+            {"/".join(_key(run)): _training_time_s(run, output) for run in runs}
+        )
+        _write_results(results, output)
+    if not todo:
+        _write_results(results, output)
     return write_report(results, output / REPORT_FILE)
+
+
+def recorded_results(config: StudyConfig, output) -> Dict:
+    """The results of ``config`` recorded in ``OUTPUT/results.json``, or none yet.
+
+    Returns the results dict that `run_study` records, with ``molecules``
+    holding every molecule of ``config`` (in its order) and, for each, the
+    sections of ``config.sections`` recorded earlier. A ``results.json`` of
+    another config, or from a version that did not record each run's training
+    time, is not used (its runs are, when they are still in ``output``).
+    """
+    from mlpot._version import __version__
+
+    settings = config.to_dict(relative_to=output)
+    path = Path(output) / RESULTS_FILE
+    try:
+        recorded = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not a study's results file ({error}); move it away to "
+            "analyse every section again"
+        ) from error
+    usable = (
+        "run_training_time_s" in recorded
+        and recorded_config(recorded.get("config", {}), output) == settings
+    )
+    if recorded and not usable:
+        LOGGER.info(
+            "%s was written for another config or by an older version; "
+            "its sections are analysed again",
+            path,
+        )
+    previous = recorded.get("molecules", {}) if usable else {}
+    return {
+        "mlpot_version": __version__,
+        "config": settings,
+        "training_time_s": 0.0,
+        "run_training_time_s": dict(recorded["run_training_time_s"]) if usable else {},
+        "molecules": {
+            molecule: {
+                section: previous[molecule][section]
+                for section in config.sections
+                if section in previous.get(molecule, {})
+            }
+            for molecule in config.molecules
+        },
+    }
+
+
+def section_runs(
+    config: StudyConfig, molecule: str, section: str, output
+) -> List[PlannedRun]:
+    """The training runs that ``section`` of ``molecule`` analyses.
+
+    Writes the energy-split data files that the generalisation runs train and
+    test on (`mlpot.study.generalisation.write_split`) if they are missing.
+    """
+    if section == "data_efficiency":
+        return data_efficiency.planned_runs(config, molecule)
+    if section == "generalisation":
+        return generalisation.planned_runs(config, molecule, output)
+    if section == "original_protocol":
+        return original_protocol.planned_runs(config, molecule)
+    analysed = {
+        "training_time": training_time.analysed_runs,
+        "latent": latent_geometry.analysed_runs,
+        "symmetry": symmetry.compared_runs,
+    }
+    return list(analysed[section](config, molecule).values())
 
 
 def planned_runs(config: StudyConfig, output) -> List[PlannedRun]:
     """Every training run of the study, molecule by molecule.
 
-    Only the runs of ``config.sections`` are planned. Writes the energy-split
-    data files that the generalisation runs train and test on
-    (`mlpot.study.generalisation.write_split`) if they are missing.
+    Only the runs of ``config.sections`` are planned, each once, in the order
+    of `ANALYSE` within a molecule.
     """
-    sections = set(config.sections)
-    runs = []
-    for molecule in config.molecules:
-        if sections & CURVE_SECTIONS:
-            runs += data_efficiency.planned_runs(config, molecule)
-        if "generalisation" in sections:
-            runs += generalisation.planned_runs(config, molecule, output)
-        if "symmetry" in sections:
-            runs += symmetry.planned_runs(config, molecule)
-        if "original_protocol" in sections:
-            runs += original_protocol.planned_runs(config, molecule)
-    return runs
+    return _unique(
+        [
+            run
+            for molecule in config.molecules
+            for section in ANALYSE
+            if section in config.sections
+            for run in section_runs(config, molecule, section, output)
+        ]
+    )
+
+
+def _train(
+    config: StudyConfig, runs: List[PlannedRun], plan: List[PlannedRun], output, jobs
+) -> None:
+    """Train ``runs`` (numbered by their place in ``plan``) in ``jobs`` processes."""
+    if jobs > 1:
+        train_in_workers(config, runs, output, jobs, plan=plan)
+        return
+    numbers = {_key(run): number for number, run in enumerate(plan, start=1)}
+    for run in runs:
+        LOGGER.info(
+            "[%d/%d] %s/%s", numbers[_key(run)], len(plan), run.molecule, run.name
+        )
+        train(config, run, output)
+
+
+def _write_results(results: Dict, output: Path) -> None:
+    """Write ``results.json`` atomically, its total training time summed."""
+    results["training_time_s"] = sum(results["run_training_time_s"].values())
+    with atomic_path(output / RESULTS_FILE) as tmp:
+        tmp.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def _training_time_s(run: PlannedRun, output) -> float:
+    """Training time of a finished run, as its best checkpoint records it (s)."""
+    return read_checkpoint(run.best_checkpoint(output))["metadata"]["training_time_s"]
+
+
+def _key(run: PlannedRun) -> Tuple[str, str]:
+    return run.molecule, run.name
+
+
+def _unique(runs: List[PlannedRun]) -> List[PlannedRun]:
+    """``runs`` without repeats (the learning-curve runs serve four sections)."""
+    seen = set()
+    unique = []
+    for run in runs:
+        if _key(run) not in seen:
+            seen.add(_key(run))
+            unique.append(run)
+    return unique
 
 
 def _claim(output: Path, config: StudyConfig) -> None:

@@ -5,6 +5,8 @@ equal budget the comparison depends on the budget. This section reads the
 per-epoch validation errors (``metrics.csv``) of the largest learning-curve
 runs, first seed, and reports each model's best validation force error so far
 as training time goes on, and from when on the equivariant model stays ahead.
+Time is counted on the clock of the study's budget (``train.budget_clock``):
+CPU seconds of the training process, or wall seconds.
 """
 
 from pathlib import Path
@@ -15,6 +17,7 @@ import numpy as np
 from mlpot.study.config import StudyConfig
 from mlpot.study.data_efficiency import CURVE_FAMILIES, curve_run
 from mlpot.study.figures import FIGURES_DIR, training_time_figure
+from mlpot.study.runs import PlannedRun
 from mlpot.train.bookkeeping import METRICS_FILE
 from mlpot.train.records import read_metrics
 
@@ -70,6 +73,13 @@ def ahead_from(curve: Dict, other: Dict) -> Optional[float]:
     return float(grid[0] if behind.size == 0 else grid[behind[-1] + 1])
 
 
+def analysed_runs(study: StudyConfig, molecule: str) -> Dict[str, PlannedRun]:
+    """Family → the learning-curve run on the most frames, with the first seed."""
+    size = max(study.data_efficiency.sizes)
+    seed = study.data_efficiency.seeds[0]
+    return {f: curve_run(study, molecule, f, size, seed) for f in CURVE_FAMILIES}
+
+
 def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     """Validation force error against training time for both families.
 
@@ -91,16 +101,18 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
         (None if the equivariant model is not ahead at the end); ``figure``,
         the PNG path relative to ``output``.
     """
-    size = max(study.data_efficiency.sizes)
-    seed = study.data_efficiency.seeds[0]
+    runs = analysed_runs(study, molecule)
+    clock = study.train.get("budget_clock", "wall")
     curves = {}
-    for family in CURVE_FAMILIES:
-        run = curve_run(study, molecule, family, size, seed)
+    for family, run in runs.items():
         table = read_metrics(run.directory(output) / METRICS_FILE)
+        time_s = table["cpu_s" if clock == "cpu" else "elapsed_s"]
         curves[family] = {
-            "time_s": table["elapsed_s"],
+            "time_s": time_s,
             "errors": table[VALIDATION_FORCES],
-            "epoch_s": table["epoch_s"],
+            "epoch_s": np.diff(time_s, prepend=0.0)
+            if clock == "cpu"
+            else table["epoch_s"],
         }
     budget = study.train.get("max_time") or max(
         c["time_s"][-1] for c in curves.values()
@@ -114,10 +126,12 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
         }
         for family, c in curves.items()
     }
-    training_time_figure(Path(output) / figure, molecule, best, size)
+    size, seed = runs["equivariant"].n_train, runs["equivariant"].seed
+    training_time_figure(Path(output) / figure, molecule, best, size, clock)
     return {
         "n_train": size,
         "seed": seed,
+        "clock": clock,
         "budget_s": float(budget),
         "families": families,
         "equivariant_ahead_from_s": ahead_from(
