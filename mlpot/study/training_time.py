@@ -93,7 +93,8 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     Returns
     -------
     dict
-        JSON-able: ``n_train``, ``seed``, ``budget_s``; per family in
+        JSON-able: ``n_train``, ``seed``, ``clock`` (``"cpu"`` or
+        ``"wall"``, the clock of every time in it), ``budget_s``; per family in
         ``families``: ``epochs``, ``seconds_per_epoch`` (median),
         ``best_val_forces_meV_per_A`` at each fraction of the budget
         (``BUDGET_FRACTIONS``, keys as strings; None before the first epoch
