@@ -81,8 +81,10 @@ def summarise(run_dir: Path, name: str, recipe: Path, overrides) -> dict:
         settings the run used, so that the candidate can be repeated after
         the recipe file changes), ``budget_cpu_s``, ``epochs``,
         ``best_epoch``, ``parameters``, ``test`` and ``val`` (errors in meV and
-        meV/Å), and ``curve`` (``cpu_h``, ``val_forces_mae_meV_per_A``: the
-        best-so-far validation force MAE, at most 60 points).
+        meV/Å), and ``curve`` (``epoch``, ``cpu_h``,
+        ``val_forces_mae_meV_per_A``: the best-so-far validation force MAE, at
+        most 60 points), so that candidates compare at equal epochs as well as
+        at equal CPU time.
     """
     checkpoint = read_checkpoint(run_dir / "best.ckpt")
     metadata = checkpoint["metadata"]
@@ -110,6 +112,7 @@ def summarise(run_dir: Path, name: str, recipe: Path, overrides) -> dict:
         "val": metadata["metrics"]["val"],
         "test": metadata["metrics"].get("test"),
         "curve": {
+            "epoch": table["epoch"][keep].astype(int).tolist(),
             "cpu_h": (table["cpu_s"][keep] / 3600).round(4).tolist(),
             "val_forces_mae_meV_per_A": best_so_far[keep].round(3).tolist(),
         },

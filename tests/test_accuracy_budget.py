@@ -39,6 +39,10 @@ def test_summary_records_the_settings_the_run_used(finished_run):
     assert summary["train"]["loss"] == TrainConfig().loss
     assert "quiet" not in summary["train"]
     assert summary["epochs"] == 2 and summary["test"]["forces_mae_meV_per_A"] > 0
+    curve = summary["curve"]
+    assert curve["epoch"] == [1, 2]
+    assert len(curve["cpu_h"]) == len(curve["val_forces_mae_meV_per_A"]) == 2
+    assert 0 <= curve["cpu_h"][0] <= curve["cpu_h"][1]  # hours, 4 decimals
     row = accuracy_budget.candidates_table([summary]).splitlines()[-1]
     assert row.startswith("| recipe | candidate | `train.max_epochs=2` |")
     per_epoch = row.split("|")[7].strip()
