@@ -27,7 +27,14 @@ from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional
 
 from mlpot.study.config import StudyConfig
-from mlpot.study.runs import LOGGER, PlannedRun, RunOutcome, is_finished, train_run
+from mlpot.study.runs import (
+    LOGGER,
+    PlannedRun,
+    RunOutcome,
+    is_finished,
+    run_numbers,
+    train_run,
+)
 
 # Set to 1 in the environment the workers start with, before they load torch.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -77,7 +84,7 @@ def train_in_workers(
         Interrupted; the workers were stopped, every run is resumable.
     """
     plan = runs if plan is None else plan
-    numbers = {(r.molecule, r.name): n for n, r in enumerate(plan, start=1)}
+    numbers = run_numbers(plan)
     todo = deque()
     for run in runs:
         number = numbers[run.molecule, run.name]

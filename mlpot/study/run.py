@@ -36,7 +36,7 @@ from mlpot.study import (
 from mlpot.study.config import StudyConfig, recorded_config
 from mlpot.study.parallel import train_in_workers
 from mlpot.study.report import write_report
-from mlpot.study.runs import LOGGER, PlannedRun, train
+from mlpot.study.runs import LOGGER, PlannedRun, run_numbers, train
 
 CONFIG_FILE = "study.yaml"
 RESULTS_FILE = "results.json"
@@ -218,7 +218,7 @@ def _train(
     if jobs > 1:
         train_in_workers(config, runs, output, jobs, plan=plan)
         return
-    numbers = {_key(run): number for number, run in enumerate(plan, start=1)}
+    numbers = run_numbers(plan)
     for run in runs:
         LOGGER.info(
             "[%d/%d] %s/%s", numbers[_key(run)], len(plan), run.molecule, run.name

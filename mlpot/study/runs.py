@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from mlpot.model.base import Potential
 from mlpot.model.io import load_model, read_checkpoint
@@ -92,6 +92,11 @@ def run_config(study: StudyConfig, run: PlannedRun, output) -> RunConfig:
             "output": str(run.directory(output)),
         }
     )
+
+
+def run_numbers(plan: List[PlannedRun]) -> Dict[Tuple[str, str], int]:
+    """(molecule, name) → the run's place in ``plan``, from 1, for log lines."""
+    return {(run.molecule, run.name): n for n, run in enumerate(plan, start=1)}
 
 
 def is_finished(run_dir) -> bool:
