@@ -29,6 +29,8 @@ FIGURES = {
     "symmetry_ethanol.png",
     "training_time_ethanol.png",
 }
+# Beside the study folder: its results.json as the interruption left it.
+INTERRUPTED = "interrupted-results.json"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,7 @@ def study(tmp_path_factory):
         patch.setattr(study_run, "train", interrupted)
         assert main([CONFIG, "--output", str(output), "--quiet"]) == 130
     assert not (output / "report.md").exists()
+    shutil.copy(output / "results.json", output.parent / INTERRUPTED)
     with redirect_stdout(io.StringIO()) as printed:
         assert main([CONFIG, "--output", str(output)]) == 0
     results = json.loads((output / "results.json").read_text())
@@ -270,6 +273,50 @@ def test_a_section_missing_from_the_results_is_trained_and_analysed(study, tmp_p
     assert continued["training_time_s"] == pytest.approx(sum(times.values()))
 
 
+def test_each_run_is_recorded_as_it_ends(study):
+    """The four learning-curve runs that ended before the interruption."""
+    output, _, results = study
+    interrupted = json.loads((output.parent / INTERRUPTED).read_text())
+    assert interrupted["molecules"] == {"ethanol": {}}
+    ended = [f"ethanol/equivariant-n{n}-seed{s}" for n in (5, 10) for s in (0, 1)]
+    assert sorted(interrupted["run_test_errors"]) == sorted(ended)
+    assert sorted(interrupted["run_training_time_s"]) == sorted(ended)
+    for name in ended:
+        best = read_checkpoint(output / "runs" / name / "best.ckpt")
+        assert (
+            interrupted["run_test_errors"][name] == best["metadata"]["metrics"]["test"]
+        )
+        assert results["run_test_errors"][name] == interrupted["run_test_errors"][name]
+    assert len(results["run_test_errors"]) == len(results["run_training_time_s"]) == 12
+
+
+def test_recorded_runs_are_not_trained_again_without_their_folders(study, tmp_path):
+    """On a fresh machine the learning curves train only the runs not recorded.
+
+    The later sections analyse the checkpoint of ``equivariant-n10-seed0``,
+    recorded but not kept, so it alone of the recorded runs is trained again.
+    """
+    output, _, results = study
+    copy = tmp_path / "small"
+    copy.mkdir()
+    shutil.copy(output.parent / INTERRUPTED, copy / "results.json")
+    with redirect_stdout(io.StringIO()) as printed:
+        assert main([CONFIG, "--output", str(copy)]) == 0
+    log = printed.getvalue()
+    assert log.count(": test errors recorded earlier") == 4
+    assert "[1/12] ethanol/equivariant-n5-seed0: test errors recorded earlier" in log
+    assert log.count(": trained in") == 4 + 1 + 2 + 2
+    assert "ethanol/equivariant-n5-seed0: trained" not in log
+    assert "ethanol/equivariant-n10-seed0: trained" in log
+    trained = {p.name for p in (copy / "runs" / "ethanol").iterdir()}
+    assert len(trained) == 9 and "equivariant-n5-seed1" not in trained
+    continued = json.loads((copy / "results.json").read_text())
+    assert _without_timings(continued) == _without_timings(results)
+    assert sorted(continued["run_training_time_s"]) == sorted(
+        results["run_training_time_s"]
+    )
+
+
 def test_a_report_under_way_names_what_is_not_recorded_yet(study):
     from mlpot.study.report import report_text
 
@@ -309,6 +356,8 @@ def parallel_study(tmp_path_factory):
         patch.setattr(RunOutcome, "message", interrupted)
         assert main([*args, "--quiet"]) == 130
     assert not (output / "report.md").exists()
+    recorded = json.loads((output / "results.json").read_text())["run_test_errors"]
+    assert list(recorded) == [f"ethanol/{ended[0]}"]
     with redirect_stdout(io.StringIO()) as printed:
         assert main(args) == 0
     results = json.loads((output / "results.json").read_text())

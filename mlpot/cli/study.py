@@ -85,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Equivariant vs invariant potentials: learning curves, "
         "accuracy against training time, high-energy generalisation, latent "
         "geometry and symmetry, written to a folder of figures and a Markdown "
-        "report. Each section is recorded in the folder's results.json when it "
-        "finishes; rerun the same command to continue an interrupted study.",
+        "report. Each run and each section are recorded in the folder's "
+        "results.json when they finish; rerun the same command to continue an "
+        "interrupted study.",
     )
     parser.add_argument(
         "config", help="study config (YAML), e.g. examples/study/small.yaml"

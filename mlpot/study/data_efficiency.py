@@ -1,7 +1,7 @@
 """Data efficiency: learning curves of the equivariant and invariant models."""
 
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -43,7 +43,12 @@ def planned_runs(study: StudyConfig, molecule: str) -> List[PlannedRun]:
     ]
 
 
-def analyse(study: StudyConfig, molecule: str, output) -> Dict:
+def analyse(
+    study: StudyConfig,
+    molecule: str,
+    output,
+    test_errors: Optional[Mapping[str, Dict]] = None,
+) -> Dict:
     """Test errors per size and seed, fitted log-log slopes, and the figure.
 
     Parameters
@@ -52,6 +57,10 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     molecule : str
     output : str or Path
         The study folder; the runs must have finished.
+    test_errors : mapping, optional
+        ``MOLECULE/NAME`` → test errors recorded earlier (as
+        `recorded_test_errors` returns them); a run found there need not be
+        in ``output``, the others are read from their best checkpoints.
 
     Returns
     -------
@@ -65,9 +74,12 @@ def analyse(study: StudyConfig, molecule: str, output) -> Dict:
     settings = study.data_efficiency
     sizes = sorted(set(settings.sizes))
 
+    test_errors = test_errors or {}
+
     def recorded(family, size, seed):
         run = curve_run(study, molecule, family, size, seed)
-        return recorded_test_errors(run.best_checkpoint(output))
+        errors = test_errors.get(f"{run.molecule}/{run.name}")
+        return errors or recorded_test_errors(run.best_checkpoint(output))
 
     curves = {}
     for family in CURVE_FAMILIES:

@@ -24,7 +24,7 @@ import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 from mlpot.study.config import StudyConfig
 from mlpot.study.runs import (
@@ -68,12 +68,13 @@ def train_in_workers(
     output,
     jobs: int,
     plan: Optional[List[PlannedRun]] = None,
+    finished: Optional[Callable[[PlannedRun], None]] = None,
 ) -> None:
     """Train ``runs`` (unless finished) in ``jobs`` worker processes.
 
     Logs one line per run as it starts (``[3/12] ethanol/invariant-n10-seed0``,
     numbered by its place in ``plan``, default ``runs``) and one as it ends
-    (`RunOutcome.message`).
+    (`RunOutcome.message`), and then calls ``finished(run)`` in this process.
 
     Raises
     ------
@@ -124,6 +125,8 @@ def train_in_workers(
                 for future in done:
                     outcome = _outcome(future, running.pop(future))
                     LOGGER.info("%s", outcome.message())
+                    if finished is not None:
+                        finished(outcome.run)
         except BaseException:
             _stop(pool, stop, running)
             raise

@@ -9,7 +9,8 @@ The study folder holds::
     data/          energy-split stores of the generalisation runs
     runs/MOLECULE/RUN/   one mlpot-train run directory per training run
     figures/       PNG figures
-    results.json   every number of the report, recorded section by section
+    results.json   every number of the report, recorded run by run and
+                   section by section
     report.md      findings, tables and figures
 
 Data files are recorded by paths relative to the folder of the file that
@@ -18,8 +19,9 @@ the folder names no folder of this machine and can be moved with its data.
 """
 
 import json
+from functools import partial
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -36,7 +38,13 @@ from mlpot.study import (
 from mlpot.study.config import StudyConfig, recorded_config
 from mlpot.study.parallel import train_in_workers
 from mlpot.study.report import write_report
-from mlpot.study.runs import LOGGER, PlannedRun, run_numbers, train
+from mlpot.study.runs import (
+    LOGGER,
+    PlannedRun,
+    is_finished,
+    run_numbers,
+    train,
+)
 
 CONFIG_FILE = "study.yaml"
 RESULTS_FILE = "results.json"
@@ -50,6 +58,9 @@ ANALYSE = {
     "symmetry": symmetry.analyse,
     "original_protocol": original_protocol.analyse,
 }
+# Sections whose analysis reads no more of a run than its recorded test errors:
+# their runs recorded in results.json are not trained again.
+RECORDED_ERRORS_SUFFICE = ("data_efficiency",)
 
 
 def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) -> Path:
@@ -58,12 +69,15 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
     The study goes molecule by molecule and, for each, section by section (in
     the order of ``config.sections``): it trains the runs the section needs,
     analyses them and records the section's results in ``results.json`` at
-    once. Sections already recorded there (by a run of this config) are not
-    trained or analysed again, runs already finished in ``output`` are reused
-    and interrupted ones resumed, so calling this again after an interruption
-    continues the study, even on a machine that kept ``results.json`` and the
-    figures but not the run folders. To train everything again, give another
-    ``output``.
+    once. Each run is recorded there too as it finishes (its training time and
+    test errors). Sections already recorded (by a run of this config) are not
+    trained or analysed again, nor are the learning-curve runs recorded
+    (`RECORDED_ERRORS_SUFFICE`); runs already finished in ``output`` are
+    reused and interrupted ones resumed. So calling this again after an
+    interruption continues the study, even on a machine that kept
+    ``results.json`` and the figures but not the run folders, and a section
+    of many runs can be finished over several such calls. To train
+    everything again, give another ``output``.
 
     With ``jobs`` > 1 the training runs of a section are shared among that
     many worker processes of one torch thread each
@@ -105,20 +119,34 @@ def run_study(config: StudyConfig, output: Optional[str] = None, jobs: int = 1) 
         for section in parts:
             LOGGER.info("%s: %s: recorded earlier", molecule, section)
     plan = _unique([run for key in todo for run in section_runs(config, *key, output)])
+    numbers = run_numbers(plan)
     handled = set()
+    record = partial(_record_run, results, output)
     for molecule, section in todo:
         runs = section_runs(config, molecule, section, output)
-        _train(config, [r for r in runs if _key(r) not in handled], plan, output, jobs)
-        handled.update(_key(run) for run in runs)
+        recorded = _recorded_runs(results, runs, output, section)
+        for run in recorded:
+            LOGGER.info(
+                "[%d/%d] %s/%s: test errors recorded earlier",
+                numbers[_key(run)],
+                len(plan),
+                *_key(run),
+            )
+        to_train = [r for r in runs if _key(r) not in handled and r not in recorded]
+        _train(config, to_train, plan, output, jobs, record)
+        handled.update(_key(run) for run in to_train)
         LOGGER.info("analysing %s: %s", molecule, section)
+        analyse = ANALYSE[section]
+        if section in RECORDED_ERRORS_SUFFICE:
+            analyse = partial(analyse, test_errors=results["run_test_errors"])
         parts = results["molecules"][molecule]
-        parts[section] = ANALYSE[section](config, molecule, output)
+        parts[section] = analyse(config, molecule, output)
         results["molecules"][molecule] = {
             name: parts[name] for name in config.sections if name in parts
         }
-        results["run_training_time_s"].update(
-            {"/".join(_key(run)): _training_time_s(run, output) for run in runs}
-        )
+        for run in runs:
+            if run not in recorded:
+                record(run, write=False)
         _write_results(results, output)
     if not todo:
         _write_results(results, output)
@@ -130,7 +158,9 @@ def recorded_results(config: StudyConfig, output) -> Dict:
 
     Returns the results dict that `run_study` records, with ``molecules``
     holding every molecule of ``config`` (in its order) and, for each, the
-    sections of ``config.sections`` recorded earlier. A ``results.json`` of
+    sections of ``config.sections`` recorded earlier, and the runs recorded
+    earlier (``run_training_time_s`` and ``run_test_errors``, by
+    ``MOLECULE/NAME``). A ``results.json`` of
     another config, or from a version that did not record each run's training
     time, is not used (its runs are, when they are still in ``output``).
     """
@@ -161,6 +191,7 @@ def recorded_results(config: StudyConfig, output) -> Dict:
         "config": settings,
         "training_time_s": 0.0,
         "run_training_time_s": dict(recorded["run_training_time_s"]) if usable else {},
+        "run_test_errors": dict(recorded.get("run_test_errors", {})) if usable else {},
         "molecules": {
             molecule: {
                 section: previous[molecule][section]
@@ -212,11 +243,19 @@ def planned_runs(config: StudyConfig, output) -> List[PlannedRun]:
 
 
 def _train(
-    config: StudyConfig, runs: List[PlannedRun], plan: List[PlannedRun], output, jobs
+    config: StudyConfig,
+    runs: List[PlannedRun],
+    plan: List[PlannedRun],
+    output,
+    jobs,
+    finished: Callable[[PlannedRun], None],
 ) -> None:
-    """Train ``runs`` (numbered by their place in ``plan``) in ``jobs`` processes."""
+    """Train ``runs`` (numbered by their place in ``plan``) in ``jobs`` processes.
+
+    ``finished(run)`` is called in this process as each run ends.
+    """
     if jobs > 1:
-        train_in_workers(config, runs, output, jobs, plan=plan)
+        train_in_workers(config, runs, output, jobs, plan=plan, finished=finished)
         return
     numbers = run_numbers(plan)
     for run in runs:
@@ -224,6 +263,41 @@ def _train(
             "[%d/%d] %s/%s", numbers[_key(run)], len(plan), run.molecule, run.name
         )
         train(config, run, output)
+        finished(run)
+
+
+def _recorded_runs(
+    results: Dict, runs: List[PlannedRun], output, section: str
+) -> List[PlannedRun]:
+    """The runs of ``section`` that need not be trained: their results suffice.
+
+    Those are, in a section of `RECORDED_ERRORS_SUFFICE`, the runs whose test
+    errors are recorded and whose folder holds no finished run (one that
+    does is reused as it is).
+    """
+    if section not in RECORDED_ERRORS_SUFFICE:
+        return []
+    return [
+        run
+        for run in runs
+        if "/".join(_key(run)) in results["run_test_errors"]
+        and "/".join(_key(run)) in results["run_training_time_s"]
+        and not is_finished(run.directory(output))
+    ]
+
+
+def _record_run(results: Dict, output: Path, run: PlannedRun, write=True) -> None:
+    """Record a finished run's training time and test errors in ``results``.
+
+    With ``write``, ``results.json`` is written at once, so a run that ended
+    is not trained again after an interruption of its section.
+    """
+    best = read_checkpoint(run.best_checkpoint(output))
+    key = "/".join(_key(run))
+    results["run_training_time_s"][key] = best["metadata"]["training_time_s"]
+    results["run_test_errors"][key] = best["metadata"]["metrics"].get("test")
+    if write:
+        _write_results(results, output)
 
 
 def _write_results(results: Dict, output: Path) -> None:
@@ -231,11 +305,6 @@ def _write_results(results: Dict, output: Path) -> None:
     results["training_time_s"] = sum(results["run_training_time_s"].values())
     with atomic_path(output / RESULTS_FILE) as tmp:
         tmp.write_text(json.dumps(results, indent=1) + "\n")
-
-
-def _training_time_s(run: PlannedRun, output) -> float:
-    """Training time of a finished run, as its best checkpoint records it (s)."""
-    return read_checkpoint(run.best_checkpoint(output))["metadata"]["training_time_s"]
 
 
 def _key(run: PlannedRun) -> Tuple[str, str]:
