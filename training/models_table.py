@@ -75,7 +75,8 @@ def main():
         "/ force MAE in meV/Å, from Table 1 of Batatia et al., NeurIPS 2022 "
         "(arXiv:2206.07697), which also lists NequIP (Batzner et al., Nat. Commun. "
         "13, 2453, 2022). Those models trained for days on GPUs at larger sizes; ours "
-        "train within 3 h on 2 CPU cores (see each card). Ethane has no published "
+        "train for at most 3 h of wall time on 2 CPU cores or 10 h of CPU time at one "
+        "thread (see each card). Ethane has no published "
         "counterpart: its reference is our own GFN2-xTB data.",
         "",
     ]
