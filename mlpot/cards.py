@@ -188,6 +188,7 @@ def _summary_section(
         "",
         "```python",
         f"from mlpot import {calculator}",
+        "",
         f'atoms.calc = {calculator}("{path}")',
         "```",
     ]
@@ -465,9 +466,10 @@ def _committee_summary_section(
         "",
         "```python",
         "from mlpot import load_calculator",
-        f'atoms.calc = load_calculator("{path}")   # a CommitteeCalculator',
+        "",
+        f'atoms.calc = load_calculator("{path}")  # a CommitteeCalculator',
         "atoms.get_forces()",
-        'atoms.calc.results["max_forces_std"]   # eV/Å: the largest per-atom '
+        'atoms.calc.results["max_forces_std"]  # eV/Å: the largest per-atom '
         "force spread",
         "```",
         "",
