@@ -20,9 +20,11 @@ def evaluate(model, atoms):
 
 class TestModelContract:
     def test_rotation_inversion_translation(self, model, ethanol):
+        # Float64 rounding alone stays below 1e-14; couplings rounded to
+        # float32 show at 1e-11 to 1e-8.
         errors = equivariance_errors(model, ethanol, ntrials=3)
-        assert errors["energy"] < 1e-9
-        assert errors["forces"] < 1e-9
+        assert errors["energy"] < 1e-12
+        assert errors["forces"] < 1e-12
 
     def test_equivariance_check_detects_a_broken_model(self, model, ethanol):
         # A term that depends on the absolute x coordinate must be caught.

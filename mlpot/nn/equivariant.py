@@ -116,10 +116,10 @@ class EdgeTensorProduct(nn.Module):
             for k in range(len(self.paths) + 1)
         ]
         self.dim_out = rows_out[-1]
-        coupling = torch.zeros(dim_edge, self.dim_out, dim_in)
+        coupling = torch.zeros(dim_edge, self.dim_out, dim_in, dtype=torch.float64)
         path_of_row = torch.zeros(self.dim_out, dtype=torch.int64)
         for k, (l1, l2, l3) in enumerate(self.paths):
-            w3j = o3.wigner_3j(l1, l2, l3) * math.sqrt(
+            w3j = o3.wigner_3j(l1, l2, l3, dtype=torch.float64) * math.sqrt(
                 2 * l3 + 1
             )  # (2l1+1, 2l2+1, 2l3+1)
             out_rows = slice(rows_out[k], rows_out[k + 1])
@@ -127,12 +127,22 @@ class EdgeTensorProduct(nn.Module):
                 w3j.permute(1, 2, 0)
             )
             path_of_row[out_rows] = k
-        self.register_buffer("coupling", coupling.reshape(dim_edge, -1))
+        # Derived from e3nn, so rebuilt rather than stored; built in float64 so
+        # that a float64 model gets exact couplings (float32-rounded ones break
+        # its rotation symmetry at 1e-8 from l = 2 on).
+        self.register_buffer(
+            "coupling", coupling.reshape(dim_edge, -1), persistent=False
+        )
         self.register_buffer("path_of_row", path_of_row, persistent=False)
         self.dim_in = dim_in
         self.paths_per_order = [
             sum(1 for p in self.paths if p[2] == l) for l in range(lmax_out + 1)
         ]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Older checkpoints store the coupling, rounded to their training dtype.
+        state_dict.pop(prefix + "coupling", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def num_paths(self) -> int:
