@@ -8,8 +8,9 @@ steps with exactly the gradient a single process gets for the whole batch. Weigh
 optimiser, weight average, validation and every stopping decision are
 therefore the same on all workers, and only the first one writes files.
 
-Launch with ``torchrun --nproc_per_node N -m mlpot.cli.train CONFIG.yaml``
-(gloo on CPUs, NCCL on GPUs).
+Launch with ``torchrun --nproc_per_node N -m mlpot.cli.train CONFIG.yaml``.
+Training runs on CPUs, so the workers talk through gloo, also on a machine
+with a GPU (NCCL reduces only CUDA tensors).
 """
 
 import os
@@ -83,8 +84,7 @@ def start_workers() -> Workers:
     if world_size == 1:
         return SINGLE_PROCESS
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend="gloo")
     return Workers(rank=dist.get_rank(), world_size=dist.get_world_size())
 
 
