@@ -1,0 +1,215 @@
+"""The shipped models' calculators on an accelerator: agreement with the CPU and speed.
+
+For every shipped model (``models/*.ckpt`` and the committee folders), on a
+frame of its molecule (from ``tests/data``, so the script runs on a plain
+clone), it measures:
+
+* agreement with the CPU: the largest energy (eV) and force (eV/Å)
+  difference between the calculator on ``--device`` and on the CPU, both in
+  float64, and between float32 on ``--device`` and float64 on the CPU;
+* symmetry on the device: the largest change of the energy and of the
+  rotated forces under a random rotation and translation, in float64;
+* batched calls: ``calculate_many`` on the device against single calls;
+* stress: a periodic box of 64 waters with the ethanol models, device
+  against CPU (eV/Å³).
+
+Then the latency of ``atoms.get_forces()`` (as in MD, see
+:func:`mlpot.timing.force_call_latency`) for the ethanol models on clusters
+of 1, 27, 216 and 1000 ethanol molecules, on the CPU in float64 (the
+calculator's thread default: one below 100 atoms, else torch's setting) and on
+the device in float32 and float64.
+
+    python benchmarks/device_check.py --device cuda --json results-cuda.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase.build import molecule
+from scipy.spatial.transform import Rotation
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from benchmark import water_box  # noqa: E402
+
+from mlpot import load_calculator  # noqa: E402
+from mlpot.data import read_frames  # noqa: E402
+from mlpot.timing import force_call_latency  # noqa: E402
+
+TEST_FRAMES = {
+    "ethanol": "rmd17_ethanol_test_01_subset.npz",
+    "toluene": "rmd17_toluene_train_01_subset.npz",
+    "aspirin": "rmd17_aspirin_train_01_subset.npz",
+}
+CLUSTER_SIZES = (1, 27, 216, 1000)
+
+
+def frame_of(molecule_name: str):
+    """One frame of ``molecule_name``: rMD17 from tests/data, or ASE's geometry."""
+    if molecule_name in TEST_FRAMES:
+        return read_frames(
+            REPO / "tests" / "data" / TEST_FRAMES[molecule_name]
+        ).to_atoms(0)
+    return molecule({"ethane": "C2H6"}[molecule_name])
+
+
+def shipped_models():
+    """Paths of the shipped checkpoints and committee folders, by name."""
+    folder = REPO / "models"
+    found = {path.stem: path for path in sorted(folder.glob("*.ckpt"))}
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and path.name.endswith("-committee"):
+            found[path.name] = path
+    return found
+
+
+def results_of(path, atoms, device, dtype):
+    """Energy (eV) and forces (eV/Å) of ``atoms`` with a fresh calculator."""
+    atoms = atoms.copy()
+    atoms.calc = load_calculator(path, device=device, dtype=dtype)
+    return atoms.get_potential_energy(), atoms.get_forces()
+
+
+def largest_differences(first, second) -> dict:
+    return {
+        "energy_eV": float(abs(first[0] - second[0])),
+        "forces_eV_per_A": float(np.abs(first[1] - second[1]).max()),
+    }
+
+
+def symmetry_error(path, atoms, device) -> dict:
+    """Largest change of energy and rotated forces under a rotation and shift."""
+    rotation = Rotation.random(random_state=0).as_matrix()
+    moved = atoms.copy()
+    moved.positions = atoms.positions @ rotation.T + np.array([1.3, -0.7, 2.1])
+    energy, forces = results_of(path, atoms, device, "float64")
+    moved_energy, moved_forces = results_of(path, moved, device, "float64")
+    return {
+        "energy_eV": float(abs(moved_energy - energy)),
+        "forces_eV_per_A": float(np.abs(moved_forces - forces @ rotation.T).max()),
+    }
+
+
+def batched_error(path, atoms, device) -> float:
+    """Largest force difference (eV/Å) of ``calculate_many`` against single calls."""
+    rng = np.random.default_rng(0)
+    structures = []
+    for _ in range(4):
+        copy = atoms.copy()
+        copy.positions += rng.normal(scale=0.02, size=copy.positions.shape)
+        structures.append(copy)
+    calculator = load_calculator(path, device=device, dtype="float64")
+    batched = calculator.calculate_many(structures)
+    single = [results_of(path, copy, device, "float64")[1] for copy in structures]
+    return float(
+        max(np.abs(b["forces"] - f).max() for b, f in zip(batched, single, strict=True))
+    )
+
+
+def stress_difference(path, device) -> float:
+    """Largest stress difference (eV/Å³), device against CPU, on 64 waters."""
+    stresses = []
+    for where in ("cpu", device):
+        box = water_box()
+        box.calc = load_calculator(path, device=where, dtype="float64")
+        stresses.append(box.get_stress())
+    return float(np.abs(stresses[0] - stresses[1]).max())
+
+
+def ethanol_cluster(count: int):
+    """``count`` randomly oriented ethanol molecules on a cubic grid 6 Å apart."""
+    side = round(count ** (1 / 3))
+    single = molecule("CH3CH2OH")
+    rng = np.random.default_rng(0)
+    parts = []
+    for index in np.ndindex(side, side, side):
+        copy = single.copy()
+        copy.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COM")
+        copy.translate(np.array(index) * 6.0)
+        parts.append(copy)
+    cluster = parts[0]
+    for part in parts[1:]:
+        cluster += part
+    return cluster
+
+
+def agreement(device) -> dict:
+    out = {}
+    for name, path in shipped_models().items():
+        atoms = frame_of(name.split("-")[0])
+        reference = results_of(path, atoms, "cpu", "float64")
+        entry = {
+            "atoms": len(atoms),
+            "float64": largest_differences(
+                reference, results_of(path, atoms, device, "float64")
+            ),
+            "float32": largest_differences(
+                reference, results_of(path, atoms, device, "float32")
+            ),
+            "symmetry_float64": symmetry_error(path, atoms, device),
+            "batched_forces_eV_per_A": batched_error(path, atoms, device),
+        }
+        if name.startswith("ethanol-") and path.suffix == ".ckpt":
+            entry["stress_eV_per_A3"] = stress_difference(path, device)
+        out[name] = entry
+        print(name, json.dumps(entry), flush=True)
+    return out
+
+
+def latency(device) -> dict:
+    out = {}
+    models = shipped_models()
+    for name in ("ethanol-equivariant", "ethanol-invariant"):
+        for count in CLUSTER_SIZES:
+            atoms = ethanol_cluster(count)
+            repeats = 20 if len(atoms) < 1000 else 5
+            for where, dtype in (
+                ("cpu", "float64"),
+                (device, "float32"),
+                (device, "float64"),
+            ):
+                calculator = load_calculator(models[name], device=where, dtype=dtype)
+                measured = force_call_latency(calculator, atoms, repeats=repeats)
+                key = f"{name} {len(atoms)} atoms {where} {dtype}"
+                out[key] = round(measured["median_ms"], 2)
+                print(key, out[key], "ms", flush=True)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    report = {
+        "device": args.device,
+        "device_name": (
+            torch.cuda.get_device_name(args.device)
+            if args.device.startswith("cuda")
+            else platform.processor()
+        ),
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "agreement": agreement(args.device),
+    }
+    if not args.skip_latency:
+        report["latency_ms"] = latency(args.device)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"done in {report['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
