@@ -65,19 +65,19 @@ def rmd17_atoms(data_dir, molecule, index=0):
     return read_frames(path).to_atoms(index)
 
 
-def ethanol_cluster(data_dir):
+def ethanol_cluster(count: int = 27):
+    """``count`` randomly oriented ethanol molecules on a cubic grid 6 Å apart."""
     from ase.build import molecule
 
+    side = round(count ** (1 / 3))
     single = molecule("CH3CH2OH")
     rng = np.random.default_rng(0)
     cluster = None
-    for x in range(3):
-        for y in range(3):
-            for z in range(3):
-                copy = single.copy()
-                copy.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COM")
-                copy.translate(np.array([x, y, z]) * 6.0)
-                cluster = copy if cluster is None else cluster + copy
+    for index in np.ndindex(side, side, side):
+        copy = single.copy()
+        copy.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COM")
+        copy.translate(np.array(index) * 6.0)
+        cluster = copy if cluster is None else cluster + copy
     return cluster
 
 
@@ -105,7 +105,7 @@ def systems(data_dir):
         "ethanol": rmd17_atoms(data_dir, "ethanol") or molecule("CH3CH2OH"),
         "toluene": rmd17_atoms(data_dir, "toluene"),
         "aspirin": rmd17_atoms(data_dir, "aspirin"),
-        "27 ethanol": ethanol_cluster(data_dir),
+        "27 ethanol": ethanol_cluster(27),
         "64 water (periodic)": water_box(),
     }
     return {name: atoms for name, atoms in found.items() if atoms is not None}

@@ -38,7 +38,7 @@ from scipy.spatial.transform import Rotation
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from benchmark import water_box  # noqa: E402
+from benchmark import ethanol_cluster, water_box  # noqa: E402
 
 from mlpot import load_calculator  # noqa: E402
 from mlpot.data import read_frames  # noqa: E402
@@ -122,23 +122,6 @@ def stress_difference(path, device) -> float:
         box.calc = load_calculator(path, device=where, dtype="float64")
         stresses.append(box.get_stress())
     return float(np.abs(stresses[0] - stresses[1]).max())
-
-
-def ethanol_cluster(count: int):
-    """``count`` randomly oriented ethanol molecules on a cubic grid 6 Å apart."""
-    side = round(count ** (1 / 3))
-    single = molecule("CH3CH2OH")
-    rng = np.random.default_rng(0)
-    parts = []
-    for index in np.ndindex(side, side, side):
-        copy = single.copy()
-        copy.rotate(rng.uniform(0, 360), rng.normal(size=3), center="COM")
-        copy.translate(np.array(index) * 6.0)
-        parts.append(copy)
-    cluster = parts[0]
-    for part in parts[1:]:
-        cluster += part
-    return cluster
 
 
 def agreement(device) -> dict:
