@@ -17,7 +17,9 @@ Then the latency of ``atoms.get_forces()`` (as in MD, see
 :func:`mlpot.timing.force_call_latency`) for the ethanol models on clusters
 of 1, 27, 216 and 1000 ethanol molecules, on the CPU in float64 (the
 calculator's thread default: one below 100 atoms, else torch's setting) and on
-the device in float32 and float64.
+the device in float32 and float64 (milliseconds); and the total-energy drift
+of NVE molecular dynamics of 27 ethanol molecules on the CPU and the device.
+``--sections`` picks some of the three.
 
     python benchmarks/device_check.py --device cuda --json results-cuda.json
 """
@@ -167,11 +169,63 @@ def latency(device) -> dict:
     return out
 
 
+def energy_conservation(device, steps=1000) -> dict:
+    """Total-energy drift of NVE on 27 ethanol molecules (243 atoms) at 300 K.
+
+    Velocity Verlet with a 0.5 fs step from the same Maxwell-Boltzmann
+    velocities for each (device, dtype). Returns, per run, the slope of a
+    straight-line fit of the total energy per atom against time (meV/atom/ps)
+    and its largest departure from the start (meV/atom).
+    """
+    from ase import units
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+    from ase.md.verlet import VelocityVerlet
+
+    out = {}
+    models = shipped_models()
+    for name in ("ethanol-equivariant", "ethanol-invariant"):
+        for where, dtype in (
+            ("cpu", "float64"),
+            (device, "float64"),
+            (device, "float32"),
+        ):
+            atoms = ethanol_cluster(27)
+            thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
+            Stationary(atoms)
+            atoms.calc = load_calculator(models[name], device=where, dtype=dtype)
+            dynamics = VelocityVerlet(atoms, timestep=0.5 * units.fs)
+            energies = [atoms.get_total_energy()]
+            for _ in range(steps // 10):
+                dynamics.run(10)
+                energies.append(atoms.get_total_energy())
+            per_atom_meV = 1000 * (np.array(energies) - energies[0]) / len(atoms)
+            time_ps = np.arange(len(energies)) * 10 * 0.5e-3
+            key = f"{name} {where} {dtype}"
+            out[key] = {
+                "drift_meV_per_atom_per_ps": float(
+                    np.polyfit(time_ps, per_atom_meV, 1)[0]
+                ),
+                "max_deviation_meV_per_atom": float(np.abs(per_atom_meV).max()),
+                "steps": steps,
+            }
+            print(key, json.dumps(out[key]), flush=True)
+    return out
+
+
+SECTIONS = {
+    "agreement": agreement,
+    "latency": latency,
+    "energy_conservation": energy_conservation,
+}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--sections", nargs="+", choices=sorted(SECTIONS), default=list(SECTIONS)
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     report = {
@@ -184,10 +238,9 @@ def main(argv=None):
         "torch": torch.__version__,
         "cpu_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "agreement": agreement(args.device),
     }
-    if not args.skip_latency:
-        report["latency_ms"] = latency(args.device)
+    for section in args.sections:
+        report[section] = SECTIONS[section](args.device)
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
