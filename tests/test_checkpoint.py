@@ -30,6 +30,12 @@ def test_checkpoint_is_self_describing(model, tmp_path):
     assert payload["normalisation"]["energy_scale"] == pytest.approx(0.7)
 
 
+def test_checkpoint_holds_no_derived_constants(model, tmp_path):
+    # Couplings are rebuilt from e3nn with the model, exactly, in float64.
+    payload = read_checkpoint(save_model(model, tmp_path / "m.ckpt"))
+    assert not [name for name in payload["state_dict"] if "coupling" in name]
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         load_model(tmp_path / "nowhere.ckpt")

@@ -1,5 +1,7 @@
 """Physics every potential must obey; runs for each model family (see conftest)."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -109,6 +111,13 @@ class TestModelContract:
         out = evaluate(model, ethanol)
         assert out["energies"].shape == (len(ethanol),)
         assert torch.allclose(out["energies"].sum(), out["energy"][0])
+
+    def test_float64_after_float32_is_exactly_symmetric(self, model, ethanol):
+        # Constants such as couplings must not keep float32 rounding.
+        round_trip = copy.deepcopy(model).float().double()
+        errors = equivariance_errors(round_trip, ethanol, ntrials=3)
+        assert errors["energy"] < 1e-12
+        assert errors["forces"] < 1e-12
 
     def test_float32_model_keeps_energy_in_float64(self, model_kind, ethanol):
         from conftest import make_model

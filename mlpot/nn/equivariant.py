@@ -19,6 +19,7 @@ from e3nn.math import normalize2mom
 from e3nn.nn import FullyConnectedNet
 from torch import nn
 
+from mlpot.nn.exact_constants import ExactConstants
 from mlpot.nn.scatter import scatter_sum
 from mlpot.nn.symmetric_contraction import SymmetricContraction
 
@@ -97,7 +98,7 @@ class SpeciesLinear(nn.Module):
         return out
 
 
-class EdgeTensorProduct(nn.Module):
+class EdgeTensorProduct(ExactConstants):
     """Channel-wise ('uvu') tensor product of neighbour features with edge harmonics.
 
     For every allowed path (l_in, l_edge, l_out) and every channel c, the
@@ -127,12 +128,7 @@ class EdgeTensorProduct(nn.Module):
                 w3j.permute(1, 2, 0)
             )
             path_of_row[out_rows] = k
-        # Derived from e3nn, so rebuilt rather than stored; built in float64 so
-        # that a float64 model gets exact couplings (float32-rounded ones break
-        # its rotation symmetry at 1e-8 from l = 2 on).
-        self.register_buffer(
-            "coupling", coupling.reshape(dim_edge, -1), persistent=False
-        )
+        self.register_constant("coupling", coupling.reshape(dim_edge, -1))
         self.register_buffer("path_of_row", path_of_row, persistent=False)
         self.dim_in = dim_in
         self.paths_per_order = [

@@ -28,6 +28,8 @@ import torch
 from e3nn import o3
 from torch import nn
 
+from mlpot.nn.exact_constants import ExactConstants
+
 # Singular values below this fraction of the largest mark dependent couplings.
 RANK_TOLERANCE = 1e-6
 
@@ -139,7 +141,7 @@ def on_monomials(basis: torch.Tensor, tuples: torch.Tensor) -> torch.Tensor:
     return (entries * multiplicity).permute(2, 0, 1)
 
 
-class SymmetricContraction(nn.Module):
+class SymmetricContraction(ExactConstants):
     """Channel-wise products of an atom's features, up to a correlation order.
 
     The couplings act on the distinct monomials of the features (165 rather
@@ -204,9 +206,7 @@ class SymmetricContraction(nn.Module):
             self.blocks.append((coupling.shape[1], column, len(per_order)))
             couplings.append(coupling.flatten(1))
             column += couplings[-1].shape[1]
-        # Derived from e3nn, so rebuilt rather than stored; built in float64
-        # so that a float64 model gets exact couplings.
-        self.register_buffer("coupling", torch.cat(couplings, dim=1), persistent=False)
+        self.register_constant("coupling", torch.cat(couplings, dim=1))
         # selection[j] picks the j-th factor of every monomial from the features
         # with a constant 1 appended (row D), which stands in for the factors a
         # monomial of fewer than ``correlation`` factors lacks.
