@@ -1,6 +1,6 @@
 """The shipped models' calculators on an accelerator: agreement with the CPU and speed.
 
-For every shipped model (``models/*.ckpt`` and the committee folders), on a
+For every shipped model (:func:`mlpot.pretrained_models.list_models`), on a
 frame of its molecule (from ``tests/data``, so the script runs on a plain
 clone), it measures:
 
@@ -44,6 +44,7 @@ from benchmark import ethanol_cluster, water_box  # noqa: E402
 
 from mlpot import load_calculator  # noqa: E402
 from mlpot.data import read_frames  # noqa: E402
+from mlpot.pretrained_models import list_models, pretrained_path  # noqa: E402
 from mlpot.timing import force_call_latency  # noqa: E402
 
 TEST_FRAMES = {
@@ -61,16 +62,6 @@ def frame_of(molecule_name: str):
             REPO / "tests" / "data" / TEST_FRAMES[molecule_name]
         ).to_atoms(0)
     return molecule({"ethane": "C2H6"}[molecule_name])
-
-
-def shipped_models():
-    """Paths of the shipped checkpoints and committee folders, by name."""
-    folder = REPO / "models"
-    found = {path.stem: path for path in sorted(folder.glob("*.ckpt"))}
-    for path in sorted(folder.iterdir()):
-        if path.is_dir() and path.name.endswith("-committee"):
-            found[path.name] = path
-    return found
 
 
 def results_of(path, atoms, device, dtype):
@@ -128,7 +119,8 @@ def stress_difference(path, device) -> float:
 
 def agreement(device) -> dict:
     out = {}
-    for name, path in shipped_models().items():
+    for name in list_models():
+        path = pretrained_path(name)
         atoms = frame_of(name.split("-")[0])
         reference = results_of(path, atoms, "cpu", "float64")
         entry = {
@@ -151,7 +143,6 @@ def agreement(device) -> dict:
 
 def latency(device) -> dict:
     out = {}
-    models = shipped_models()
     for name in ("ethanol-equivariant", "ethanol-invariant"):
         for count in CLUSTER_SIZES:
             atoms = ethanol_cluster(count)
@@ -161,7 +152,9 @@ def latency(device) -> dict:
                 (device, "float32"),
                 (device, "float64"),
             ):
-                calculator = load_calculator(models[name], device=where, dtype=dtype)
+                calculator = load_calculator(
+                    pretrained_path(name), device=where, dtype=dtype
+                )
                 measured = force_call_latency(calculator, atoms, repeats=repeats)
                 key = f"{name} {len(atoms)} atoms {where} {dtype}"
                 out[key] = round(measured["median_ms"], 2)
@@ -182,7 +175,6 @@ def energy_conservation(device, steps=1000) -> dict:
     from ase.md.verlet import VelocityVerlet
 
     out = {}
-    models = shipped_models()
     for name in ("ethanol-equivariant", "ethanol-invariant"):
         for where, dtype in (
             ("cpu", "float64"),
@@ -192,7 +184,9 @@ def energy_conservation(device, steps=1000) -> dict:
             atoms = ethanol_cluster(27)
             thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(0))
             Stationary(atoms)
-            atoms.calc = load_calculator(models[name], device=where, dtype=dtype)
+            atoms.calc = load_calculator(
+                pretrained_path(name), device=where, dtype=dtype
+            )
             dynamics = VelocityVerlet(atoms, timestep=0.5 * units.fs)
             energies = [atoms.get_total_energy()]
             for _ in range(steps // 10):

@@ -135,11 +135,6 @@ class EdgeTensorProduct(ExactConstants):
             sum(1 for p in self.paths if p[2] == l) for l in range(lmax_out + 1)
         ]
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Older checkpoints store the coupling, rounded to their training dtype.
-        state_dict.pop(prefix + "coupling", None)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     @property
     def num_paths(self) -> int:
         return len(self.paths)

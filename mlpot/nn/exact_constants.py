@@ -6,7 +6,8 @@ breaks a float64 model's rotation symmetry at about 1e-8 from l = 2 on. A
 :class:`ExactConstants` module keeps the float64 values and, after every
 ``.to()``, ``.float()``, ``.double()`` or ``.cuda()``, refills the buffers
 from them in the buffers' new dtype and device. The buffers are not
-stored in checkpoints: they are rebuilt with the layer.
+stored in checkpoints: they are rebuilt with the layer, and a stored copy is
+ignored on load.
 """
 
 from typing import Dict
@@ -25,6 +26,12 @@ class ExactConstants(nn.Module):
         exact: Dict[str, torch.Tensor] = self.__dict__.setdefault("_exact", {})
         exact[name] = value
         self.register_buffer(name, value.clone(), persistent=False)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Older checkpoints store some constants, rounded to their training dtype.
+        for name in self.__dict__.get("_exact", {}):
+            state_dict.pop(prefix + name, None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
