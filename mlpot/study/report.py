@@ -215,7 +215,8 @@ def _header(results: Dict) -> List[str]:
         )
     lines += [
         f"- Training settings of every run: `{_inline(config['train'])}`.",
-        f"- Training time of all runs: {_duration(results['training_time_s'])}.",
+        "- Wall-clock training time of all runs: "
+        f"{_duration(results['training_time_s'])}.",
     ]
     missing = [
         f"{molecule} ({', '.join(s for s in sections if s not in parts)})"
