@@ -4,9 +4,8 @@ import platform
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import torch
-
 from mlpot.data.files import sha256sum
+from mlpot.threads import threads_for
 from mlpot.timing import force_call_latency
 from mlpot.train.losses import describe_loss
 from mlpot.train.reference_energies import e0s_origin
@@ -314,7 +313,7 @@ def _speed_section(test_report: Dict, latency_ms: Dict[str, float]) -> List[str]
         "",
         f"Median time of one `atoms.get_forces()` call on a test frame ({n_atoms} "
         f"atoms), measured when this card was written ({platform.machine()}, torch "
-        f"threads: {torch.get_num_threads()}): "
+        f"threads in the call: {threads_for(n_atoms)}): "
         + ", ".join(f"{ms:.1f} ms ({dtype})" for dtype, ms in latency_ms.items())
         + ".",
     ]

@@ -4,10 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from tiny_training import DATA, train_tiny, train_tiny_on_ethanol
 
-from mlpot.cards import _training_section
+from mlpot.cards import _speed_section, _training_section
 from mlpot.cli.card import main as card_main
 from mlpot.cli.train import main as train_main
 from mlpot.data import read_frames, write_store
@@ -189,3 +190,15 @@ def test_committee_card_shows_the_mean_each_member_and_the_calibration(
 def test_card_states_the_loss_of_runs_that_did_not_record_it(train, expected):
     lines = _training_section({"config": {"train": train}})
     assert any(line.startswith(expected) for line in lines)
+
+
+def test_card_speed_names_the_threads_the_force_call_used():
+    # A 9-atom call runs on one intra-op thread whatever the process's setting.
+    report = {"n_atoms": 90, "data": {"n_frames": 10}}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        line = _speed_section(report, {"float64": 5.0})[-1]
+    finally:
+        torch.set_num_threads(previous)
+    assert "(9 atoms)" in line and "torch threads in the call: 1)" in line
