@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from mlpot.data.files import sha256sum
-from mlpot.threads import threads_for
 from mlpot.timing import force_call_latency
 from mlpot.train.losses import describe_loss
 from mlpot.train.reference_energies import e0s_origin
@@ -17,8 +16,8 @@ _ERROR_ROWS = (
 )
 
 
-def calculator_latency(model, atoms, dtype="float64", repeats=20) -> float:
-    """Median wall time in ms of ``atoms.get_forces()`` after small moves, as in MD.
+def calculator_latency(model, atoms, dtype="float64", repeats=20) -> Dict:
+    """Time ``atoms.get_forces()`` after small moves, as in MD, on a fresh calculator.
 
     Parameters
     ----------
@@ -29,13 +28,17 @@ def calculator_latency(model, atoms, dtype="float64", repeats=20) -> float:
         Precision of the calculator.
     repeats : int
         Timed calls.
+
+    Returns
+    -------
+    dict
+        From :func:`mlpot.timing.force_call_latency`: ``median_ms`` per call
+        and ``threads``, the intra-op threads of the call, among others.
     """
     from mlpot.calculator import CALCULATOR_FOR_FAMILY, MLPotCalculator
 
     calculator = CALCULATOR_FOR_FAMILY.get(model.family, MLPotCalculator)
-    return force_call_latency(calculator(model, dtype=dtype), atoms, repeats)[
-        "median_ms"
-    ]
+    return force_call_latency(calculator(model, dtype=dtype), atoms, repeats)
 
 
 def _error_table(metrics: Dict[str, float]) -> str:
@@ -114,6 +117,7 @@ def model_card(
     analysis: Optional[Dict] = None,
     level_of_theory: Optional[str] = None,
     checkpoint_path: Optional[str] = None,
+    call_threads: Optional[int] = None,
 ) -> str:
     """The Markdown model card of a checkpoint.
 
@@ -126,7 +130,8 @@ def model_card(
     test_report : dict
         From :func:`mlpot.train.report.evaluate_file` on the test file.
     latency_ms : dict, optional
-        Calculator latency per dtype, from :func:`calculator_latency`.
+        Calculator latency per dtype, the ``median_ms`` of
+        :func:`calculator_latency`.
     md_check : dict, optional
         From :func:`mlpot.analysis.stability.langevin_bond_check`.
     recipe : str, optional
@@ -141,6 +146,9 @@ def model_card(
     checkpoint_path : str, optional
         The path the card's usage and reproduce lines name; default
         ``models/NAME.ckpt`` (a shipped model).
+    call_threads : int, optional
+        Intra-op threads of the timed calls, the ``threads`` of
+        :func:`calculator_latency`; named on the speed line when given.
     """
     path = checkpoint_path or f"models/{name}.ckpt"
     train = checkpoint["metadata"].get("data", {}).get("train") or {}
@@ -153,7 +161,7 @@ def model_card(
         _training_section(checkpoint["metadata"]),
     ]
     if latency_ms:
-        sections.append(_speed_section(test_report, latency_ms))
+        sections.append(_speed_section(test_report, latency_ms, call_threads))
     if md_check:
         sections.append(_md_section(md_check))
     if analysis:
@@ -306,14 +314,18 @@ def _e0s_line(record: Optional[Dict]) -> str:
     return f"- reference energies (E0s, eV; {e0s_origin(record['source'])}): {values}"
 
 
-def _speed_section(test_report: Dict, latency_ms: Dict[str, float]) -> List[str]:
+def _speed_section(
+    test_report: Dict, latency_ms: Dict[str, float], threads: Optional[int]
+) -> List[str]:
     n_atoms = test_report["n_atoms"] // test_report["data"]["n_frames"]
+    where = platform.machine()
+    if threads is not None:
+        where += f", torch threads in the call: {threads}"
     return [
         "## Speed",
         "",
         f"Median time of one `atoms.get_forces()` call on a test frame ({n_atoms} "
-        f"atoms), measured when this card was written ({platform.machine()}, torch "
-        f"threads in the call: {threads_for(n_atoms)}): "
+        f"atoms), measured when this card was written ({where}): "
         + ", ".join(f"{ms:.1f} ms ({dtype})" for dtype, ms in latency_ms.items())
         + ".",
     ]
@@ -379,6 +391,7 @@ def committee_card(
     recipe: Optional[str] = None,
     level_of_theory: Optional[str] = None,
     path: Optional[str] = None,
+    call_threads: Optional[int] = None,
 ) -> str:
     """The Markdown card of a committee.
 
@@ -405,6 +418,9 @@ def committee_card(
     path : str, optional
         The folder the card's usage and reproduce lines name; default
         ``models/NAME``.
+    call_threads : int, optional
+        Intra-op threads of the timed committee call; named on the speed line
+        when given.
     """
     first = members[0]
     meta = first["metadata"]
@@ -421,7 +437,7 @@ def committee_card(
     sections.append(_model_section(first))
     sections.append(_training_section(meta, "## Training (member 0; each alike)"))
     if latency_ms:
-        sections.append(_speed_section(test_report, latency_ms))
+        sections.append(_speed_section(test_report, latency_ms, call_threads))
     sections.append(
         _committee_reproduce_section(
             path, test_report["data"], recipe or _recipe(meta), calibrations

@@ -4,6 +4,7 @@ import time
 from typing import Dict
 
 import numpy as np
+import torch
 
 
 def force_call_latency(calculator, atoms, repeats: int = 20, warmup: int = 3) -> Dict:
@@ -25,9 +26,11 @@ def force_call_latency(calculator, atoms, repeats: int = 20, warmup: int = 3) ->
     Returns
     -------
     dict
-        ``atoms``, ``median_ms`` (per call) and ``outside_model_share``: the
+        ``atoms``, ``median_ms`` (per call), ``outside_model_share``: the
         median fraction of a call spent outside the model evaluation
-        (neighbour list, graph building, conversions).
+        (neighbour list, graph building, conversions), and ``threads``: the
+        torch intra-op threads the model ran on, read in one further,
+        untimed call.
     """
     atoms = atoms.copy()
     atoms.calc = calculator
@@ -53,8 +56,35 @@ def force_call_latency(calculator, atoms, repeats: int = 20, warmup: int = 3) ->
     finally:
         del calculator._evaluate  # back to the class's method
     total, inside = np.array(total), np.array(inside[warmup:])
+    threads = _threads_in_call(calculator, atoms)
     return {
         "atoms": len(atoms),
         "median_ms": 1e3 * float(np.median(total)),
         "outside_model_share": float(np.median((total - inside) / total)),
+        "threads": threads,
     }
+
+
+def _threads_in_call(calculator, atoms) -> int:
+    """The most intra-op threads set while the calculator's model runs a call.
+
+    A calculator whose ``model`` is not a torch module (another code's, which
+    does not manage threads) runs on the process's setting.
+    """
+    model = getattr(calculator, "model", None)
+    if not isinstance(model, torch.nn.Module):
+        return torch.get_num_threads()
+    seen = []
+    hooks = [
+        module.register_forward_pre_hook(
+            lambda *_: seen.append(torch.get_num_threads())
+        )
+        for module in model.modules()
+    ]
+    try:
+        atoms.positions += 1e-3  # a new call, not the cached result
+        atoms.get_forces()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(seen)

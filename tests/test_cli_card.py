@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from tiny_training import DATA, train_tiny, train_tiny_on_ethanol
 
@@ -106,7 +105,10 @@ def test_card_shows_an_analysis_summary(trained, tmp_path):
     assert "| NVT bonds intact | yes |  | yes |" in card
     assert "| basins | 0.420 / 0.310 / 0.270 |  | all > 0 |" in card
     assert "| drift | 0.200 |  | \\|x\\| < 1 |" in card
-    assert json.loads(figures_path.read_text())["analysis"] == summary
+    figures = json.loads(figures_path.read_text())
+    assert figures["analysis"] == summary
+    # A 9-atom call runs on one thread ("auto"), and the card says so.
+    assert figures["call_threads"] == 1 and "threads in the call: 1)" in card
 
 
 def test_card_of_a_store_records_the_store_sha256(tmp_path, monkeypatch):
@@ -177,6 +179,7 @@ def test_committee_card_shows_the_mean_each_member_and_the_calibration(
     assert "python benchmarks/committee_calibration.py runs/trio" in card
     assert "mlpot-card runs/trio --test test.npz --calibration calibration.json" in card
     assert "ms (committee, float64)" in card and "ms (one member, float64)" in card
+    assert "threads in the call: 1)" in card
 
 
 @pytest.mark.parametrize(
@@ -192,13 +195,10 @@ def test_card_states_the_loss_of_runs_that_did_not_record_it(train, expected):
     assert any(line.startswith(expected) for line in lines)
 
 
-def test_card_speed_names_the_threads_the_force_call_used():
-    # A 9-atom call runs on one intra-op thread whatever the process's setting.
+def test_card_speed_names_the_threads_the_timed_call_used():
     report = {"n_atoms": 90, "data": {"n_frames": 10}}
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        line = _speed_section(report, {"float64": 5.0})[-1]
-    finally:
-        torch.set_num_threads(previous)
-    assert "(9 atoms)" in line and "torch threads in the call: 1)" in line
+    line = _speed_section(report, {"float64": 5.0}, threads=3)[-1]
+    assert "(9 atoms)" in line and "torch threads in the call: 3)" in line
+    assert "5.0 ms (float64)" in line
+    unknown = _speed_section(report, {"float64": 5.0}, threads=None)[-1]
+    assert "threads" not in unknown

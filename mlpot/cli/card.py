@@ -128,10 +128,12 @@ def _card(args):
     report = evaluate_file(model, test, checkpoint=args.checkpoint, **keys)
     first = read_frames(test, **keys).to_atoms(0)
     _step("timing force calls (float64, float32)")
-    latency = {
+    timings = {
         dtype: calculator_latency(model, first, dtype)
         for dtype in ("float64", "float32")
     }
+    latency = {dtype: timing["median_ms"] for dtype, timing in timings.items()}
+    call_threads = timings["float64"]["threads"]
     md_check = None
     if args.md_ps > 0:
         _step(f"{args.md_ps:g} ps of Langevin MD at {args.md_temperature:g} K")
@@ -153,8 +155,14 @@ def _card(args):
         analysis,
         level_of_theory=args.level_of_theory,
         checkpoint_path=_shown_path(args.checkpoint),
+        call_threads=call_threads,
     )
-    figures = {"test": report, "latency_ms": latency, "md_check": md_check}
+    figures = {
+        "test": report,
+        "latency_ms": latency,
+        "call_threads": call_threads,
+        "md_check": md_check,
+    }
     if analysis:
         figures["analysis"] = analysis
     return card, figures
@@ -178,10 +186,12 @@ def _committee_card(args):
     ]
     first = read_frames(test, **keys).to_atoms(0)
     _step("timing force calls of the committee and of one member (float64)")
-    latency = {
+    timings = {
         "committee, float64": calculator_latency(committee, first),
         "one member, float64": calculator_latency(committee.members[0], first),
     }
+    latency = {label: timing["median_ms"] for label, timing in timings.items()}
+    call_threads = timings["committee, float64"]["threads"]
     calibrations = [json.loads(Path(path).read_text()) for path in args.calibration]
     name = args.name or Path(args.checkpoint).resolve().name
     card = committee_card(
@@ -194,11 +204,13 @@ def _committee_card(args):
         args.recipe,
         level_of_theory=args.level_of_theory,
         path=_shown_path(args.checkpoint),
+        call_threads=call_threads,
     )
     figures = {
         "test": report,
         "members": member_reports,
         "latency_ms": {"float64": latency["committee, float64"], **latency},
+        "call_threads": call_threads,
         "calibration": calibrations,
     }
     return card, figures
