@@ -17,6 +17,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from mlpot import keys
 from mlpot.domain import DomainGuard
 from mlpot.dtypes import as_torch_dtype
+from mlpot.export import CompiledPotential, compiled_potential, is_export
 from mlpot.graph import check_structure, collate, from_arrays
 from mlpot.memory import reuse_large_allocations
 from mlpot.model.base import Potential
@@ -58,6 +59,13 @@ class MLPotCalculator(Calculator):
         evaluates the weights the model had when the calculator was made.
     radial_table_spacing : float
         Grid spacing of the tables in Å.
+    compiled : bool
+        Run the model compiled ahead of time (`mlpot.export`): a checkpoint is
+        exported on first use into a cache (`mlpot.export.compiled_cache_path`)
+        and the export is reused afterwards. A file written by ``mlpot-export``
+        is always run compiled. Energies and forces equal the eager model's to
+        about 1e-12 eV/Å in float64; the compiled program has the dtype it was
+        exported in.
     num_threads : "auto", int or None
         Intra-op threads of each call (see :mod:`mlpot.threads`): ``"auto"``
         runs structures of fewer than 100 atoms on one thread, which is as
@@ -65,7 +73,9 @@ class MLPotCalculator(Calculator):
         larger ones with the process's setting; an int fixes the number; None
         leaves torch's setting alone. The setting is restored after each call.
     **kwargs
-        Passed to :class:`ase.calculators.calculator.Calculator`.
+        ``label``, ``directory``, ``restart``, ``ignore_bad_restart_file`` or
+        ``atoms``, passed to :class:`ase.calculators.calculator.Calculator`;
+        any other name is refused.
 
     Examples
     --------
@@ -86,16 +96,27 @@ class MLPotCalculator(Calculator):
         radial_table=True,
         radial_table_spacing=0.0025,
         num_threads="auto",
+        compiled=False,
         _owned=False,
         **kwargs,
     ):
+        _refuse_unknown_options(type(self).__name__, kwargs)
         super().__init__(**kwargs)
         reuse_large_allocations()
         self.dtype = as_torch_dtype(dtype)
         threads_for(1, num_threads)  # refuse a bad setting now, not at the first call
         self.num_threads = num_threads
         self.device = torch.device(device)
-        if isinstance(model, (str, Path)):
+        if isinstance(model, (str, Path)) and (compiled or is_export(model)):
+            model = (
+                CompiledPotential(model)
+                if is_export(model)
+                else compiled_potential(model, self.dtype)
+            )
+        if isinstance(model, CompiledPotential):
+            self._check_family(model.family, f"'{model.path}'")
+            model = model.to(device=self.device, dtype=self.dtype)
+        elif isinstance(model, (str, Path)):
             payload = read_checkpoint(model)
             self._check_family(payload["model_family"], f"'{model}'")
             model = model_from_checkpoint(payload, model, self.device, self.dtype)
@@ -115,7 +136,11 @@ class MLPotCalculator(Calculator):
             ):
                 model = copy.deepcopy(model)  # leave the caller's model as it was
             model = model.to(device=self.device, dtype=self.dtype).eval()
-        if radial_table and model.can_tabulate_radial:
+        if (
+            not isinstance(model, CompiledPotential)
+            and radial_table
+            and model.can_tabulate_radial
+        ):
             model.tabulate_radial(radial_table_spacing)
         self.model = model
         self.neighbours = VerletNeighbourList(model.r_max, skin)
@@ -280,6 +305,38 @@ class MLPotCalculator(Calculator):
         return results
 
 
+# Keyword arguments of ase.calculators.calculator.Calculator itself.
+ASE_CALCULATOR_OPTIONS = ("restart", "ignore_bad_restart_file", "label", "atoms", "directory")
+
+
+def _refuse_unknown_options(name: str, options: dict) -> None:
+    """Raise TypeError for keyword arguments neither mlpot nor ASE's base class knows.
+
+    ASE's ``Calculator`` keeps unknown keywords as parameters, so a misspelt
+    option would otherwise be accepted and ignored.
+    """
+    unknown = sorted(set(options) - set(ASE_CALCULATOR_OPTIONS))
+    if unknown:
+        import difflib
+        import inspect
+
+        known = [
+            p
+            for p in inspect.signature(MLPotCalculator.__init__).parameters
+            if not p.startswith("_") and p not in ("self", "model", "kwargs")
+        ]
+        known += ["max_forces_std_warning"] + list(ASE_CALCULATOR_OPTIONS)
+        hints = [
+            f"{u!r}" + (f" (did you mean {m[0]!r}?)" if m else "")
+            for u in unknown
+            for m in [difflib.get_close_matches(u, known, n=1)]
+        ]
+        raise TypeError(
+            f"{name} got unknown option(s) {', '.join(hints)}; it takes "
+            f"{', '.join(sorted(known))}"
+        )
+
+
 def _numpy(values: torch.Tensor) -> np.ndarray:
     """A detached float64 numpy copy of a result tensor."""
     return values.detach().cpu().to(torch.float64).numpy()
@@ -417,10 +474,27 @@ def load_calculator(path, device="cpu", dtype="float64", **kwargs) -> MLPotCalcu
 
     The checkpoint is read once; the model is built from it in the
     calculator's dtype and handed to the calculator, which owns it. A
-    committee folder gives a :class:`CommitteeCalculator`.
+    committee folder gives a :class:`CommitteeCalculator`. A file written by
+    ``mlpot-export`` runs compiled, and so does a checkpoint with
+    ``compiled=True`` (exported on first use, see `MLPotCalculator`).
     """
     if is_committee(path):
+        if kwargs.get("compiled"):
+            raise ValueError(
+                f"{path} is a committee; compiled=True runs single models only "
+                "(export each member with mlpot-export)"
+            )
+        kwargs.pop("compiled", None)
         return CommitteeCalculator(path, device=device, dtype=dtype, **kwargs)
+    if is_export(path) or kwargs.get("compiled"):
+        kwargs.pop("compiled", None)
+        model = (
+            CompiledPotential(path)
+            if is_export(path)
+            else compiled_potential(path, as_torch_dtype(dtype))
+        )
+        calculator = CALCULATOR_FOR_FAMILY[model.family]
+        return calculator(model, device=device, dtype=dtype, **kwargs)
     payload = read_checkpoint(path)
     calculator = CALCULATOR_FOR_FAMILY[payload["model_family"]]
     model = model_from_checkpoint(payload, path, device, as_torch_dtype(dtype))

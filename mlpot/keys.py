@@ -30,6 +30,11 @@ TOTAL_ATOMS: Final[str] = "total_atoms"  # () int64 | atoms in the whole batch
 # with weight 0, so that every worker runs the same forward and backward passes:
 SHARE_WEIGHT: Final[str] = "share_weight"  # () float64 | 1, or 0 for such a copy
 
+# An engine's domain (LAMMPS over MPI ranks) holds its own atoms and ghost copies of
+# atoms owned elsewhere; only its own atoms' energies count towards the energy that
+# is differentiated, so each ghost gets the force that its owner must add:
+LOCAL: Final[str] = "local"  # (N,) bool | True for atoms whose energy counts
+
 # Targets and predictions use ASE's property names.
 ENERGY: Final[str] = "energy"  # (B,) float64 | eV
 ENERGIES: Final[str] = "energies"  # (N,) float | eV, per-atom energy

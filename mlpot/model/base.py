@@ -1,5 +1,6 @@
 """`Potential`: what both model families share (species, edges, readout, scaling)."""
 
+import contextlib
 import copy
 from typing import List, Optional, Tuple
 
@@ -34,6 +35,8 @@ class Potential(nn.Module):
     """
 
     family = ""
+    # True while the model is traced for export (see `traced_for_export`).
+    _tracing = False
 
     def __init__(self, config: ModelConfig, num_readout_inputs: int):
         super().__init__()
@@ -104,11 +107,37 @@ class Potential(nn.Module):
             )
 
     def species_of(self, numbers: torch.Tensor) -> torch.Tensor:
-        """Species index (N,) of atomic numbers (N,)."""
+        """Species index (N,) of atomic numbers (N,).
+
+        While traced for export the check is left to whoever calls the
+        exported program (it depends on the data, which a traced graph cannot).
+        """
         species = self.species_index[numbers]
-        if bool((species < 0).any()):
+        if not self._tracing and bool((species < 0).any()):
             self.check_species(numbers.cpu().numpy())
         return species
+
+    @contextlib.contextmanager
+    def traced_for_export(self):
+        """Freeze the model's data-dependent checks while it is traced.
+
+        Inside the block :meth:`species_of` does not check for unknown
+        elements and the radial table, built first when the model has
+        none, is used as it is (it is not rebuilt when parameters change).
+        The caller checks species before running the traced program.
+
+        Yields
+        ------
+        Potential
+            ``self``.
+        """
+        if self.can_tabulate_radial and self.radial_table is not None:
+            self.active_radial_table()  # bring a stale table up to date first
+        self._tracing = True
+        try:
+            yield self
+        finally:
+            self._tracing = False
 
     def edge_vectors(self, graph: AtomicGraph) -> Tuple[torch.Tensor, torch.Tensor]:
         """Edge vectors r_ij (E, 3) in Å and their lengths (E,)."""
@@ -252,6 +281,8 @@ class Potential(nn.Module):
         """
         if self.radial_table is None or self.training:
             return None
+        if self._tracing:
+            return self.radial_table
         if self._radial_versions() != self._radial_table_versions:
             self.tabulate_radial(self._radial_table_spacing)
         return self.radial_table

@@ -26,7 +26,9 @@ def energy_and_forces(
     model : mlpot.model.Potential
         Any potential with ``atomic_energies(graph)`` and ``sum_per_structure``.
     graph : AtomicGraph
-        The batch; must hold ``cell`` when ``compute_stress``.
+        The batch; must hold ``cell`` when ``compute_stress``. With ``local``
+        only those atoms' energies are summed (ghosts get 0 in ``energies``);
+        every atom, ghost or not, gets its force from that sum.
     compute_forces : bool
         Whether to differentiate for forces.
     compute_stress : bool
@@ -41,6 +43,15 @@ def energy_and_forces(
         ``energy`` (B,) eV float64, ``energies`` (N,) eV float64, and when asked
         ``forces`` (N, 3) eV/Å and ``stress`` (B, 3, 3) eV/Å³.
     """
+    if getattr(model, "is_compiled", False):
+        # An exported program: these forces were made by this function when it
+        # was traced (mlpot.export); it cannot be differentiated again.
+        if training:
+            raise ValueError(
+                "a compiled model cannot be trained; train the checkpoint it was "
+                "exported from"
+            )
+        return model.energy_and_forces(graph, compute_stress=compute_stress)
     graph = dict(graph)
     inputs = []
     if compute_forces or compute_stress:
@@ -63,6 +74,8 @@ def energy_and_forces(
         inputs.append(strain)
 
     energies = model.atomic_energies(graph)
+    if keys.LOCAL in graph:
+        energies = torch.where(graph[keys.LOCAL], energies, torch.zeros_like(energies))
     energy = model.sum_per_structure(energies, graph)
     results = {keys.ENERGY: energy, keys.ENERGIES: energies}
     if inputs:
@@ -72,7 +85,8 @@ def energy_and_forces(
         if compute_forces:
             results[keys.FORCES] = _zero_if_none(grads[0], inputs[0]).neg()
         if compute_stress:
-            volume = torch.linalg.det(cell).abs()
+            # The triple product: a compiled program has no kernel of its own for det.
+            volume = torch.linalg.cross(cell[:, 1], cell[:, 2]).mul(cell[:, 0]).sum(-1).abs()
             results[keys.STRESS] = (
                 _zero_if_none(grads[-1], strain) / volume[:, None, None]
             )

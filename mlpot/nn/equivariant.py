@@ -320,9 +320,7 @@ class EquivariantInteraction(nn.Module):
         x = self.linear_in(h)
         if radial_weights is None:
             radial_weights = self.radial_mlp(radial_embedding)
-        weights = radial_weights.view(
-            len(centre), self.tensor_product.num_paths, h.shape[-1]
-        )
+        weights = radial_weights.view(-1, self.tensor_product.num_paths, h.shape[-1])
         messages = self.tensor_product(x[neighbour], edge_harmonics, weights)
         aggregated = scatter_sum(messages, centre, h.shape[0]) * self.neighbour_norm
         orders = self._mix_paths(aggregated)
