@@ -50,10 +50,55 @@ def neighbour_list(positions, cutoff, cell=None, pbc=None):
                 "periodic boundaries need a cell with non-zero volume; set "
                 "atoms.cell or switch periodicity off with atoms.pbc = False"
             )
+        check_periodic_images(len(positions), cutoff, cell, pbc)
         i, j, shifts = _matscipy_neighbour_list(
             "ijS", positions=positions, cutoff=float(cutoff), cell=cell, pbc=pbc
         )
     return i.astype(np.int64), j.astype(np.int64), shifts.astype(np.int64)
+
+
+# Far above any condensed system at the cutoffs of interatomic potentials (water at
+# 6 Å: about 90 neighbours), far below what exhausts memory.
+MAX_NEIGHBOURS_PER_ATOM = 2000
+
+
+def check_periodic_images(n_atoms: int, cutoff: float, cell, pbc) -> None:
+    """Refuse a cell whose periodic images within ``cutoff`` would flood memory.
+
+    Counts, before any allocation, the periodic images of the cell within
+    ``cutoff`` (from the distances between its lattice planes) and the
+    neighbours per atom they imply.
+
+    Raises
+    ------
+    ValueError
+        More than `MAX_NEIGHBOURS_PER_ATOM` neighbours per atom expected.
+    """
+    cell = np.asarray(cell, dtype=np.float64)
+    volume = abs(np.linalg.det(cell))
+    spacing = [
+        volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
+        for k in range(3)
+    ]
+    images = [2 * int(np.ceil(cutoff / spacing[k])) + 1 if pbc[k] else 1 for k in range(3)]
+    # Every atom meets every image of every atom within reach, at most.
+    expected = min(float(np.prod(images)) * n_atoms, _sphere_neighbours(n_atoms, cutoff, volume, pbc))
+    if expected > MAX_NEIGHBOURS_PER_ATOM:
+        widths = ", ".join(f"{w:.3g}" for w, p in zip(spacing, pbc, strict=True) if p)
+        raise ValueError(
+            f"the periodic cell is too small for a neighbour search out to {cutoff:g} Å: its "
+            f"periodic widths are {widths} Å, so each atom would meet about "
+            f"{expected:.3g} periodic images of atoms (at most "
+            f"{MAX_NEIGHBOURS_PER_ATOM} are accepted). Check atoms.cell (a cell in "
+            "nm or Bohr read as Å?), or set atoms.pbc = False for a free molecule"
+        )
+
+
+def _sphere_neighbours(n_atoms, cutoff, volume, pbc) -> float:
+    """Neighbours per atom of a uniform fully periodic system (inf otherwise)."""
+    if not np.all(pbc):
+        return float("inf")
+    return 4.0 / 3.0 * np.pi * cutoff**3 * n_atoms / volume
 
 
 def edge_lengths(positions, i, j, shifts, cell=None):

@@ -129,3 +129,23 @@ def test_a_far_atom_costs_nothing_and_has_no_neighbours(distance):
     i, j, shifts = neighbour_list(atoms.positions, 5.0)
     assert 0 not in i and 0 not in j
     assert pair_set(i, j, shifts) == pair_set(*ase_neighbor_list("ijS", atoms, 5.0))
+
+
+def test_a_cell_with_exploding_periodic_images_is_refused_before_allocating():
+    import resource
+
+    from ase import Atoms
+
+    from mlpot import MLPotCalculator
+    from conftest import make_model
+
+    atoms = Atoms("H", positions=[[0, 0, 0]], cell=[0.1, 0.1, 0.1], pbc=True)
+    atoms.calc = MLPotCalculator(make_model("invariant", species=(1,)))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=(
+        r"the periodic cell is too small for a neighbour search out to 4.5 Å: its "
+        r"periodic widths are 0.1, 0.1, 0.1 Å, so each atom would meet about "
+        r"3.82e\+05 periodic images"
+    )):
+        atoms.get_forces()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB

@@ -4,6 +4,10 @@ LAMMPS owns the atoms, the integration and the domain decomposition; each rank
 hands mlpot its own atoms and their ghosts, once per step, in a ``fix external
 pf/callback`` callback. The coupling:
 
+On one rank with a periodic orthogonal box the atoms and the cell are
+evaluated as the ASE calculator evaluates them (periodic neighbour list, no
+ghosts). On several ranks:
+
 1. reads the positions, types and global ids of the rank's own and ghost atoms
    (``comm_modify cutoff`` puts ghosts out to the model's receptive field,
    ``num_layers · r_max``, so every own atom's energy is exact);
@@ -21,7 +25,11 @@ times the ghost volume); and a sum by global id is correct however the ghosts
 map onto owners (periodic images, several images of one atom on one rank).
 Its cost is one reduction of 3 × (number of atoms) doubles per step, right for
 up to some 10⁵ atoms; beyond that a per-neighbour reverse communication
-would be needed.
+would be needed. The larger cost is the ghost shell itself: a rank evaluates
+every atom within the receptive field of its sub-domain (20 Å for the shipped
+4-layer, 5 Å models), which for sub-domains narrower than that is many times
+its own atoms; exchanging features layer by layer between ranks (ghosts of
+one r_max) would remove it.
 
 LAMMPS must use ``units metal`` (eV, Å, eV/Å). The model's contribution to the
 pressure is not passed to LAMMPS (NVE and NVT only).
@@ -181,6 +189,9 @@ class LammpsCoupling:
         self.lmp.set_fix_external_callback(fix_id, self._callback, None)
 
     def _callback(self, caller, step, nlocal, tags, x, forces):
+        if self.comm.Get_size() == 1 and self._periodic_box() is not None:
+            self._callback_one_rank(nlocal, forces)
+            return
         nghost = int(self.lmp.extract_global("nghost"))
         nall = nlocal + nghost
         positions = np.array(self.lmp.numpy.extract_atom("x", nelem=nall, dim=3))
@@ -200,6 +211,40 @@ class LammpsCoupling:
         self.last_ids, self.last_forces = ids[:nlocal].copy(), total[ids[:nlocal]]
         # LAMMPS reports a fix external's global energy as given, not summed over
         # ranks, so every rank gives the total.
+        self.lmp.fix_external_set_energy_global(self.fix_id, self.energy)
+
+    def _periodic_box(self):
+        """The cell (3, 3) in Å of a fully periodic orthogonal box, else None."""
+        boxlo, boxhi, xy, yz, xz, periodicity, _ = self.lmp.extract_box()
+        if not all(periodicity) or any(abs(t) > 0 for t in (xy, yz, xz)):
+            return None
+        return np.diag(np.asarray(boxhi) - np.asarray(boxlo))
+
+    def _callback_one_rank(self, nlocal, forces):
+        """One rank and a periodic box: the atoms and the cell, with no ghosts.
+
+        The periodic neighbour list gives every image within r_max, as in the
+        ASE calculator, so no ghost shell is evaluated.
+        """
+        positions = np.array(self.lmp.numpy.extract_atom("x", nelem=nlocal, dim=3))
+        types = np.array(self.lmp.numpy.extract_atom("type", nelem=nlocal))
+        ids = np.array(self.lmp.numpy.extract_atom("id", nelem=nlocal), dtype=np.int64)
+        cell = self._periodic_box()
+        numbers = self.type_numbers[types.astype(np.int64) - 1]
+        i, j, shifts = neighbour_list(positions, self.model.r_max, cell, [True] * 3)
+        graph = {
+            keys.POSITIONS: torch.as_tensor(positions, dtype=self.dtype),
+            keys.NUMBERS: torch.as_tensor(numbers),
+            keys.BATCH: torch.zeros(nlocal, dtype=torch.int64),
+            keys.NUM_ATOMS: torch.tensor([nlocal]),
+            keys.EDGE_INDEX: torch.as_tensor(np.stack([i, j])),
+            keys.CELL: torch.as_tensor(cell, dtype=self.dtype).reshape(1, 3, 3),
+            keys.EDGE_SHIFT: torch.as_tensor(shifts, dtype=self.dtype),
+        }
+        out = energy_and_forces(self.model, graph)
+        self.energy = float(out[keys.ENERGY].detach().sum())
+        forces[:] = out[keys.FORCES].detach().to(torch.float64).numpy()
+        self.last_ids, self.last_forces = ids, np.array(forces[:nlocal])
         self.lmp.fix_external_set_energy_global(self.fix_id, self.energy)
 
     def evaluate(self, positions, types, nlocal: int):
