@@ -202,3 +202,26 @@ def test_card_speed_names_the_threads_the_timed_call_used():
     assert "5.0 ms (float64)" in line
     unknown = _speed_section(report, {"float64": 5.0}, threads=None)[-1]
     assert "threads" not in unknown
+
+
+def test_card_never_replaces_its_checkpoint_or_a_file_that_is_no_card(tmp_path, capsys):
+    from conftest import make_model
+
+    from mlpot.model.io import save_model
+
+    named_md = save_model(make_model("invariant"), tmp_path / "m.md")
+    before = named_md.read_bytes()
+    assert card_main([str(named_md)]) == 1  # default output: m.md, the checkpoint
+    assert "the card would replace the checkpoint" in capsys.readouterr().err
+    ckpt = save_model(make_model("invariant"), tmp_path / "m.ckpt")
+    assert card_main([str(ckpt), "-o", str(ckpt)]) == 1
+    assert "the card would replace the checkpoint" in capsys.readouterr().err
+    notes = tmp_path / "notes.md"
+    notes.write_text("my notes\n")
+    assert card_main([str(ckpt), "-o", str(notes)]) == 1
+    assert "exists and is not a model card; give another path with -o, or " in (
+        capsys.readouterr().err
+    )
+    assert card_main([str(ckpt), "-o", str(tmp_path)]) == 1
+    assert "is a folder; give the card's file path with -o" in capsys.readouterr().err
+    assert named_md.read_bytes() == before and notes.read_text() == "my notes\n"

@@ -28,6 +28,7 @@ from typing import List, Optional
 
 from mlpot.cards import calculator_latency, committee_card, model_card
 from mlpot.data import read_frames
+from mlpot.fileio import atomic_path
 from mlpot.model.committee import is_committee, load_committee, member_paths
 from mlpot.model.io import model_from_checkpoint, read_checkpoint
 from mlpot.train.report import evaluate_file
@@ -68,21 +69,57 @@ def main(argv: Optional[List[str]] = None) -> int:
         metavar="CALIBRATION.json",
         help="committees: a JSON of benchmarks/committee_calibration.py (repeatable)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing OUTPUT that is not a model card",
+    )
     args = parser.parse_args(argv)
+    source = Path(args.checkpoint)
+    output = Path(args.output or source.parent / f"{source.stem}.md")
     try:
+        _check_output(output, source, args.overwrite)
         card, figures = (
             _committee_card(args) if is_committee(args.checkpoint) else _card(args)
         )
     except (OSError, ValueError) as error:
         print(f"mlpot-card: error: {error}", file=sys.stderr)
         return 1
-    source = Path(args.checkpoint)
-    output = Path(args.output or source.parent / f"{source.stem}.md")
-    output.write_text(card)
+    with atomic_path(output) as tmp:
+        tmp.write_text(card)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     print(f"wrote {output}")
     return 0
+
+
+def _check_output(output: Path, source: Path, overwrite: bool) -> None:
+    """Refuse a card path that is the checkpoint, a folder, or a file that is no card.
+
+    A card (Markdown whose first line is a heading) is rewritten; anything
+    else needs ``--overwrite``, and the checkpoint itself is never replaced.
+    """
+    if output.exists() and source.exists() and output.resolve() == source.resolve():
+        raise ValueError(
+            f"the card would replace the checkpoint {source}; give another path "
+            "with -o CARD.md"
+        )
+    if output.is_dir():
+        raise ValueError(f"{output} is a folder; give the card's file path with -o")
+    if output.is_file() and not overwrite and not _is_card(output):
+        raise ValueError(
+            f"{output} exists and is not a model card; give another path with -o, "
+            "or --overwrite to replace it"
+        )
+
+
+def _is_card(path: Path) -> bool:
+    """Whether ``path`` holds Markdown that starts with a heading, as cards do."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().startswith("# ")
+    except (UnicodeDecodeError, OSError):
+        return False
 
 
 def model_name(checkpoint, name: Optional[str] = None) -> str:
