@@ -67,3 +67,30 @@ def test_linear_matches_e3nn():
 
 def test_order_rows():
     assert order_rows(2) == [slice(0, 1), slice(1, 4), slice(4, 9)]
+
+
+@pytest.mark.parametrize("tabulated", [False, True])
+@pytest.mark.parametrize("correlation", [1, 3])
+def test_neighbour_sums_in_atom_slices_equal_the_whole(correlation, tabulated):
+    # Large systems sum messages over slices of atoms under checkpointing.
+    from ase.build import molecule
+    from conftest import make_model
+
+    from mlpot.engines.systems import molecular_box
+    from mlpot.graph import from_atoms
+    from mlpot.model.forces import energy_and_forces
+
+    model = make_model("equivariant", correlation=correlation)
+    if tabulated:
+        model.tabulate_radial()
+    graph = from_atoms(molecular_box(molecule("H2O"), 20, 1.0, seed=0), model.r_max)
+    shuffled = torch.randperm(graph["edge_index"].shape[1])  # slices sort the edges
+    graph["edge_index"] = graph["edge_index"][:, shuffled]
+    graph["edge_shift"] = graph["edge_shift"][shuffled]
+    model.edge_chunk = None
+    whole = energy_and_forces(model, graph)
+    model.edge_chunk = 100
+    sliced = energy_and_forces(model, graph)
+    assert graph["edge_index"].shape[1] > 10 * model.edge_chunk
+    assert torch.allclose(sliced["energy"], whole["energy"], rtol=0, atol=1e-10)
+    assert torch.allclose(sliced["forces"], whole["forces"], rtol=0, atol=1e-12)

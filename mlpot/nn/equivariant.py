@@ -316,13 +316,83 @@ class EquivariantInteraction(nn.Module):
         -------
         Tensor, shape (N, (lmax_out+1)², C)
         """
-        centre, neighbour = edge_index[0], edge_index[1]
         x = self.linear_in(h)
         if radial_weights is None:
             radial_weights = self.radial_mlp(radial_embedding)
-        weights = radial_weights.view(-1, self.tensor_product.num_paths, h.shape[-1])
+        aggregated = self.neighbour_sum(
+            x, edge_harmonics, radial_weights, edge_index, h.shape[0]
+        )
+        return self.update(h, species, aggregated)
+
+    def neighbour_sum(self, x, edge_harmonics, radial_weights, edge_index, num_atoms):
+        """Σ_j TP(x_j, Y(r̂_ij); R(r_ij)) / sqrt(avg_num_neighbors), shape (N, dim_out, C).
+
+        Parameters
+        ----------
+        x : Tensor, shape (N, (lmax_in+1)², C)
+            Features after ``linear_in``.
+        edge_harmonics : Tensor, shape (E, (lmax_edge+1)²)
+        radial_weights : Tensor, shape (E, num_paths · C)
+        edge_index : Tensor, shape (2, E)
+        num_atoms : int
+            Rows of the result: centres ``edge_index[0]`` are below it.
+        """
+        centre, neighbour = edge_index[0], edge_index[1]
+        weights = radial_weights.view(-1, self.tensor_product.num_paths, x.shape[-1])
         messages = self.tensor_product(x[neighbour], edge_harmonics, weights)
-        aggregated = scatter_sum(messages, centre, h.shape[0]) * self.neighbour_norm
+        return scatter_sum(messages, centre, num_atoms) * self.neighbour_norm
+
+    def forward_in_chunks(
+        self, h, species, edge_harmonics, lengths, edge_index, radial_fn, chunks
+    ):
+        """The layer with the neighbour sum taken over slices of centre atoms.
+
+        Each slice's messages are computed under activation checkpointing
+        (`torch.utils.checkpoint`): only its inputs are kept for the backward
+        pass, where the slice is computed again, so the memory of the edges
+        (messages, radial weights) is that of one slice, not of all edges.
+        Results equal :meth:`forward`'s to rounding.
+
+        Parameters
+        ----------
+        h, species, edge_harmonics, edge_index
+            As for :meth:`forward`; the edges sorted by centre.
+        lengths : Tensor, shape (E,)
+            Edge lengths in Å.
+        radial_fn : callable
+            Lengths (e,) -> radial weights (e, num_paths · C) of this layer.
+        chunks : list of (int, int, int, int)
+            ``(first_atom, end_atom, first_edge, end_edge)`` of each slice:
+            the edges of centres ``first_atom <= i < end_atom``.
+        """
+        from torch.utils.checkpoint import checkpoint
+
+        x = self.linear_in(h)
+
+        def slice_sum(x, harmonics, lengths, centre, neighbour, count):
+            weights = radial_fn(lengths)
+            index = torch.stack([centre, neighbour])
+            return self.neighbour_sum(x, harmonics, weights, index, count)
+
+        parts = []
+        for first_atom, end_atom, first_edge, end_edge in chunks:
+            edges = slice(first_edge, end_edge)
+            parts.append(
+                checkpoint(
+                    slice_sum,
+                    x,
+                    edge_harmonics[edges],
+                    lengths[edges],
+                    edge_index[0, edges] - first_atom,
+                    edge_index[1, edges],
+                    end_atom - first_atom,
+                    use_reentrant=False,
+                )
+            )
+        return self.update(h, species, torch.cat(parts))
+
+    def update(self, h, species, aggregated):
+        """The layer's output from its input ``h`` and neighbour sum (N, dim_out, C)."""
         orders = self._mix_paths(aggregated)
         if self.product is not None:
             products = self.product(torch.cat(orders, dim=1), species)

@@ -142,12 +142,25 @@ class RadialTable(nn.Module):
             )
         return cls(values.to(dtype), derivatives.to(dtype), r_max)
 
-    def forward(self, lengths: torch.Tensor) -> torch.Tensor:
+    def _apply(self, fn, recurse=True):
+        self._column_knots = {}
+        return super()._apply(fn, recurse)
+
+    def column_knots(self, start: int, stop: int) -> torch.Tensor:
+        """The knots of outputs ``start:stop`` only, contiguous (cached)."""
+        cache = self.__dict__.setdefault("_column_knots", {})
+        if (start, stop) not in cache:
+            cache[(start, stop)] = self.knots[:, start:stop].contiguous()
+        return cache[(start, stop)]
+
+    def forward(self, lengths: torch.Tensor, columns=None) -> torch.Tensor:
         """Interpolated values, shape (E, M), for edge lengths (E,) in Å.
 
         Differentiable with respect to ``lengths`` (the derivative of the
-        interpolant, continuous across grid points).
+        interpolant, continuous across grid points). ``columns``, a pair
+        ``(start, stop)``, interpolates those outputs only.
         """
+        knots = self.knots if columns is None else self.column_knots(*columns)
         scaled = lengths * self.inverse_spacing
         with torch.no_grad():
             interval = torch.floor(scaled).clamp_(0, self.num_intervals - 1)
@@ -158,5 +171,5 @@ class RadialTable(nn.Module):
             self.hermite_constant, torch.stack([t, t2, t2 * t], dim=1), self.hermite
         )
         return nn.functional.embedding_bag(
-            rows, self.knots, per_sample_weights=weights, mode="sum"
+            rows, knots, per_sample_weights=weights, mode="sum"
         )
