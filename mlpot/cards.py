@@ -290,6 +290,19 @@ def _training_section(meta: Dict, title: str = "## Training") -> List[str]:
         f"{settings.get('optimizer')} with a {settings.get('scheduler')} schedule, "
         f"EMA {settings.get('ema_decay')}, {settings.get('dtype')}",
         _loss_line(settings),
+    ] + _finetune_lines(meta.get("finetuned_from"), settings)
+
+
+def _finetune_lines(origin: Optional[Dict], settings: Dict) -> List[str]:
+    """The pretrained model a run started from, when it was fine-tuned."""
+    if not origin:
+        return []
+    frozen = settings.get("freeze") or []
+    return [
+        f"- fine-tuned from `{origin.get('source')}` (checkpoint digest "
+        f"{str(origin.get('digest'))[:12]}, level of theory "
+        f"{origin.get('level_of_theory') or 'not recorded'}); frozen: "
+        + (", ".join(f"`{name}`" for name in frozen) if frozen else "nothing")
     ]
 
 

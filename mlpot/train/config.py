@@ -176,6 +176,10 @@ class TrainConfig:
         rotation (times an inversion half of the time) each epoch, reproducibly
         from ``seed`` and the epoch; for models that are not equivariant by
         construction.
+    freeze : list of str
+        Parameters kept at their starting values (with ``model.finetune_from``,
+        the pretrained ones): names or name prefixes such as ``embedding``,
+        ``layers.0`` or ``radial_basis``; empty trains everything.
     quiet : bool
         No progress bar.
     """
@@ -206,6 +210,7 @@ class TrainConfig:
     early_stopping_patience: Optional[int] = 50
     monitor: str = "forces_mae"
     augment_rotations: bool = False
+    freeze: List[str] = field(default_factory=list)
     quiet: bool = False
 
     def __post_init__(self):
@@ -319,21 +324,34 @@ class RunConfig:
         model = values.get("model", {}) or {}
         if not isinstance(model, dict):
             raise ValueError(f"'model' must be a mapping of settings, got {model!r}")
-        _check_keys(model, [f.name for f in fields(ModelConfig)], "model.")
+        _check_keys(model, [f.name for f in fields(ModelConfig)] + RUN_MODEL_KEYS, "model.")
         # null means "take it from the data", like leaving the key out.
         model = {k: v for k, v in model.items() if not (v is None and k in FROM_DATA)}
+        finetune_from = model.pop("finetune_from", None)
+        if finetune_from is not None and not isinstance(finetune_from, str):
+            raise ValueError(
+                "model.finetune_from must be a shipped model's name or a checkpoint "
+                f"path, got {finetune_from!r}"
+            )
         output = values.get("output", cls.output)
         if not isinstance(output, str) or not output:
             raise ValueError(f"output must be a directory path, got {output!r}")
         return cls(
             data=sections["data"],
-            model=_typed(model, ModelConfig, "model"),
+            model=dict(
+                _typed(model, ModelConfig, "model"),
+                **({"finetune_from": finetune_from} if finetune_from else {}),
+            ),
             train=sections["train"],
             output=output,
         )
 
 
 TOP_LEVEL_KEYS = ("data", "model", "train", "output")
+# Keys of the model section that belong to the run, not to the architecture:
+# model.finetune_from, a shipped model's name or a checkpoint whose weights the
+# run starts from (mlpot.train.finetune).
+RUN_MODEL_KEYS = ["finetune_from"]
 # Model settings filled from the training data when left out.
 FROM_DATA = ("species", "avg_num_neighbors", "atom_reference")
 

@@ -79,4 +79,17 @@ def config_reference() -> str:
                 f"| `{section}.{field.name}` | {_type_name(hints[field.name])} "
                 f"| `{_default(field)}` | {meaning} |"
             )
+        if section == "model":
+            lines.append(FINETUNE_ROW)
     return "\n".join(lines) + "\n"
+
+
+FINETUNE_ROW = (
+    "| `model.finetune_from` | str or null | `null` | A shipped model's name "
+    "(`mlpot.list_models()`) or a checkpoint path: the run starts from its weights, "
+    "architecture and energy scale (`mlpot.train.finetune`). Other `model` keys must "
+    "agree with it, and every element of the data must be among its species. Its "
+    "per-species reference energies are kept unless `data.E0s` is given (a new "
+    "level of theory); `train.freeze` keeps chosen parameters fixed and a lower "
+    "`train.lr` changes them gently. The checkpoint and card record the origin. |"
+)

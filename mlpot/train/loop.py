@@ -28,6 +28,12 @@ from mlpot.fileio import exclusive_lock
 from mlpot.graph import AtomicGraph
 from mlpot.memory import reuse_large_allocations
 from mlpot.model import ModelConfig, build_model
+from mlpot.train.finetune import (
+    find_pretrained,
+    finetune_settings,
+    freeze,
+    start_from_pretrained,
+)
 from mlpot.model.base import Potential
 from mlpot.model.io import CheckpointError, load_model, read_checkpoint
 from mlpot.train.batches import (
@@ -250,10 +256,15 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
             "train.monitor: energy_mae"
         )
     model_settings = dict(config.model)
+    pretrained = None
+    finetune_source = model_settings.pop("finetune_from", None)
+    if finetune_source is not None:
+        pretrained = find_pretrained(finetune_source)
+        model_settings = finetune_settings(pretrained, model_settings, data.species())
     r_max = model_settings.get("r_max", ModelConfig.r_max)
     train_graphs = labelled_graphs(data.train, r_max, dtype)
     model_config = _model_config(model_settings, data, train_graphs, config.data.E0s)
-    config = _resolved(config, model_config, run_dir)
+    config = _resolved(config, model_config, run_dir, finetune_source)
     as_written = relocatable(config, run_dir)
     if workers.is_main:
         write_config(as_written, run_dir / CONFIG_FILE)
@@ -268,6 +279,19 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
         config.data.energy_key,
     )
     fit_normalisation(model, data.train, e0s)
+    if pretrained is not None:
+        start_from_pretrained(model, pretrained, keep_reference=e0s_setting is None)
+        if e0s_setting is None:
+            shift = model.atomic_energy_shift.tolist()
+            e0s_record = dict(
+                e0s_record,
+                source=f"the pretrained model ({finetune_source})",
+                eV={
+                    chemical_symbols[z]: v
+                    for z, v in zip(model_config.species, shift, strict=True)
+                },
+            )
+    freeze(model, settings.freeze)
     average = WeightAverage(model, settings.ema_decay)
     optimizer = make_optimizer(model, settings)
     scheduler = make_scheduler(optimizer, settings)
@@ -322,6 +346,7 @@ def _start(config: RunConfig, run_dir: Path, resume: bool, command, workers) -> 
                 command,
                 training_domain(data.train, min_edge_length(train_graphs)),
                 e0s_record,
+                pretrained.provenance() if pretrained is not None else None,
             ),
             settings.budget_clock,
             as_written.to_dict(),
@@ -364,9 +389,14 @@ def _model_config(
     return ModelConfig.from_dict(settings)
 
 
-def _resolved(config: RunConfig, model_config: ModelConfig, run_dir: Path) -> RunConfig:
+def _resolved(
+    config: RunConfig, model_config: ModelConfig, run_dir: Path, finetune_from=None
+) -> RunConfig:
     """The config as run: complete model settings and absolute paths."""
     data = config.data
+    model = model_config.to_dict()
+    if finetune_from is not None:
+        model["finetune_from"] = finetune_from
     return replace(
         config,
         data=replace(
@@ -376,7 +406,7 @@ def _resolved(config: RunConfig, model_config: ModelConfig, run_dir: Path) -> Ru
             val=str(Path(data.val).resolve()) if data.val else None,
             test=str(Path(data.test).resolve()) if data.test else None,
         ),
-        model=model_config.to_dict(),
+        model=model,
         output=str(run_dir.resolve()),
     )
 

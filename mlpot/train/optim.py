@@ -13,9 +13,11 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 def make_optimizer(
     model: torch.nn.Module, config: TrainConfig
 ) -> torch.optim.Optimizer:
-    """Adam or AdamW over the model's parameters, with its lr and weight decay."""
+    """Adam or AdamW over the model's trainable parameters (not those frozen)."""
     return OPTIMIZERS[config.optimizer](
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
     )
 
 

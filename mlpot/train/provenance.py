@@ -19,6 +19,7 @@ def run_metadata(
     command=None,
     domain=None,
     e0s=None,
+    finetuned_from=None,
 ) -> Dict[str, Any]:
     """The parts of the checkpoint metadata that do not change during a run.
 
@@ -38,6 +39,9 @@ def run_metadata(
     e0s : dict, optional
         Where the reference energies came from and their values
         (`mlpot.train.reference_energies.resolve_e0s`).
+    finetuned_from : dict, optional
+        The pretrained checkpoint the weights started from
+        (`mlpot.train.finetune.Pretrained.provenance`).
 
     Returns
     -------
@@ -63,6 +67,7 @@ def run_metadata(
         },
         "domain": domain,
         "E0s": e0s,
+        "finetuned_from": finetuned_from,
         "geometries": {
             "train": geometry_digests(data.train),
             "val": geometry_digests(data.val),
