@@ -84,7 +84,7 @@ def main(argv=None) -> int:
             exports[model] = (path, time.perf_counter() - start)
         atoms = found[name]
         eager = load_calculator(pretrained_path(model), dtype=args.dtype, num_threads=1)
-        compiled = load_calculator(path, num_threads=1)
+        compiled = load_calculator(path, dtype=args.dtype, num_threads=1)
         copies = {"eager": atoms.copy(), "compiled": atoms.copy()}
         copies["eager"].calc, copies["compiled"].calc = eager, compiled
         reference = atoms.copy()

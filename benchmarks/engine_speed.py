@@ -26,7 +26,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def ase_steps_per_s(calculator, atoms, steps: int) -> float:
+def ase_md(calculator, atoms, steps: int):
+    """Steps per second of ASE's VelocityVerlet, and its drift in eV per atom per ps."""
     from ase import units
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
@@ -35,10 +36,14 @@ def ase_steps_per_s(calculator, atoms, steps: int) -> float:
     atoms.calc = calculator
     MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(1))
     dynamics = VelocityVerlet(atoms, 0.5 * units.fs)
-    dynamics.run(2)
+    energies = []
+    dynamics.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
     start = time.perf_counter()
     dynamics.run(steps)
-    return steps / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    time_ps = np.arange(len(energies)) * 0.5e-3
+    drift = float(np.polyfit(time_ps, energies, 1)[0] / len(atoms))
+    return steps / elapsed, drift
 
 
 def main(argv=None) -> int:
@@ -49,6 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--ranks", type=int, nargs="+", default=[1])
     parser.add_argument("--export", help="the model's mlpot-export file (compiled runs)")
+    parser.add_argument("--eager-only", action="store_true", help="no compiled runs")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
@@ -65,17 +71,19 @@ def main(argv=None) -> int:
     checkpoint = pretrained_path(args.model)
     atoms = molecular_box(molecule(args.molecule), args.copies, 0.79, seed=1)
     forms = {"eager": str(checkpoint)}
-    if args.export:
+    if args.export and not args.eager_only:
         forms["compiled"] = args.export
     rows = []
     for form, model in forms.items():
         calculator = load_calculator(model, num_threads=1)
+        speed, drift = ase_md(calculator, atoms, args.steps)
         rows.append(
             {
                 "engine": "ASE VelocityVerlet",
                 "form": form,
                 "ranks": 1,
-                "steps_per_s": ase_steps_per_s(calculator, atoms, args.steps),
+                "steps_per_s": speed,
+                "drift_eV_per_atom_per_ps": drift,
             }
         )
         print(rows[-1], flush=True)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 
-def measure(model: str, n_atoms: int, threads: int) -> dict:
+def measure(model: str, n_atoms: int, threads: int, edge_chunk=None) -> dict:
     """One point, in this process (call it in a fresh one)."""
     import torch
     from ase.build import molecule
@@ -32,6 +32,8 @@ def measure(model: str, n_atoms: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     box = molecular_box(molecule("H2O"), n_atoms // 3, 1.0, seed=0)
     box.calc = pretrained(model, num_threads=threads)
+    if edge_chunk is not None and hasattr(box.calc.model, "edge_chunk"):
+        box.calc.model.edge_chunk = None if edge_chunk == "none" else int(edge_chunk)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     box.get_forces()
     box.positions += 1e-3
@@ -48,6 +50,7 @@ def measure(model: str, n_atoms: int, threads: int) -> dict:
         "MB_per_atom": (peak - base) / 1024 / len(box),
         "seconds_per_call": seconds,
         "threads": threads,
+        "edge_chunk": getattr(box.calc.model, "edge_chunk", None),
     }
 
 
@@ -58,17 +61,26 @@ def main(argv=None) -> int:
         "--models", nargs="+", default=["ethanol-equivariant", "ethanol-invariant"]
     )
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--edge-chunk",
+        help="equivariant models: edges per slice of the neighbour sums, or 'none' "
+        "for one sum over all edges (default: the model's)",
+    )
     parser.add_argument("--json")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "ATOMS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(args.one[0], int(args.one[1]), args.threads)))
+        print(
+            json.dumps(measure(args.one[0], int(args.one[1]), args.threads, args.edge_chunk))
+        )
         return 0
     rows = []
     for model in args.models:
         for n in args.atoms:
             command = [sys.executable, __file__, "--one", model, str(n)]
             command += ["--threads", str(args.threads)]
+            if args.edge_chunk:
+                command += ["--edge-chunk", args.edge_chunk]
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
                 row = {"model": model, "atoms": n, "error": done.stderr.strip()[-300:]}

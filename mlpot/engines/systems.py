@@ -4,12 +4,19 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses
 from ase.units import _amu
+from scipy.spatial.transform import Rotation
 
 CM3_PER_A3 = 1e-24
 
 
-def molecular_box(molecule: Atoms, copies: int, density: float, seed: int = 0) -> Atoms:
-    """``copies`` randomly rotated copies of a molecule on a cubic lattice, periodic.
+def molecular_box(
+    molecule: Atoms, copies: int, density: float, seed: int = 0, tries: int = 32
+) -> Atoms:
+    """``copies`` rotated copies of a molecule on a cubic lattice, periodic.
+
+    Each copy takes, of ``tries`` random orientations, the one whose closest
+    contact with the copies placed before it (across the periodic boundaries)
+    is longest, so that a dense box starts without overlapping molecules.
 
     Parameters
     ----------
@@ -21,6 +28,8 @@ def molecular_box(molecule: Atoms, copies: int, density: float, seed: int = 0) -
         Mass density of the box in g/cm³, which sets the cubic cell.
     seed : int
         Seed of the rotations.
+    tries : int
+        Orientations tried per copy.
 
     Returns
     -------
@@ -37,11 +46,41 @@ def molecular_box(molecule: Atoms, copies: int, density: float, seed: int = 0) -
     rng = np.random.default_rng(seed)
     box = Atoms(cell=[length] * 3, pbc=True)
     sites = np.array(np.meshgrid(*[np.arange(side)] * 3, indexing="ij")).reshape(3, -1).T
-    for site in sites[:copies]:
-        copy = molecule.copy()
-        copy.cell, copy.pbc = None, False
-        copy.translate(-copy.get_center_of_mass())
-        copy.rotate(rng.uniform(0, 360), rng.normal(size=3), center=(0, 0, 0))
-        copy.translate((site + 0.5) * length / side)
-        box += copy
+    template = molecule.copy()
+    template.cell, template.pbc = None, False
+    template.translate(-template.get_center_of_mass())
+    spacing = length / side
+    placed = {}  # lattice site -> positions (n, 3) of the copy there
+    for site in map(tuple, sites[:copies]):
+        centre = (np.asarray(site) + 0.5) * spacing
+        rotations = Rotation.random(tries, random_state=rng)
+        candidates = np.stack([r.apply(template.positions) for r in rotations])
+        candidates += centre
+        nearby = [
+            placed[near]
+            for near in _neighbour_sites(site, side)
+            if near in placed
+        ]
+        if nearby:
+            others = np.concatenate(nearby)
+            delta = candidates[:, :, None, :] - others[None, None, :, :]
+            delta -= length * np.round(delta / length)
+            contact = np.linalg.norm(delta, axis=-1).reshape(tries, -1).min(axis=1)
+            best = int(np.argmax(contact))
+        else:
+            best = 0
+        placed[site] = candidates[best]
+        box += Atoms(template.numbers, positions=candidates[best])
     return box
+
+
+def _neighbour_sites(site, side: int):
+    """The lattice sites next to ``site`` (including diagonals), periodic."""
+    steps = range(-1, 2)
+    return {
+        tuple((np.asarray(site) + (a, b, c)) % side)
+        for a in steps
+        for b in steps
+        for c in steps
+        if (a, b, c) != (0, 0, 0)
+    }
