@@ -415,6 +415,15 @@ class CommitteeCalculator(MLPotCalculator):
         **kwargs,
     ):
         owned = kwargs.pop("_owned", False)
+        if max_forces_std_warning is not None and (
+            isinstance(max_forces_std_warning, bool)
+            or not isinstance(max_forces_std_warning, (int, float))
+            or not max_forces_std_warning > 0
+        ):
+            raise ValueError(
+                "max_forces_std_warning must be a positive number of eV/Å (or None "
+                f"for no warning), got {max_forces_std_warning!r}"
+            )
         if isinstance(model, (str, Path)):
             model = load_committee(model, device, as_torch_dtype(dtype))
             owned = True

@@ -48,7 +48,7 @@ def test_non_finite_weights_are_refused(saved):
 
     _edit(saved, poison)
     with pytest.raises(CheckpointError, match="non-finite"):
-        load_model(saved)
+        load_model(saved, trust_unsigned=True)
 
 
 @pytest.mark.parametrize("key", ["config", "state_dict"])
@@ -65,6 +65,35 @@ def test_wrong_typed_config_value_is_a_clear_error(saved):
 
     _edit(saved, retype)
     with pytest.raises(CheckpointError, match="invalid model config"):
+        load_model(saved, trust_unsigned=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p["config"].update(species=list(reversed(p["config"]["species"]))),
+        lambda p: p["state_dict"][next(iter(p["state_dict"]))].mul_(3.0),
+    ],
+    ids=["species-order", "weights-x3"],
+)
+def test_deleting_the_digest_does_not_switch_the_check_off(saved, change):
+    from mlpot import load_calculator
+
+    def tamper(payload):
+        change(payload)
+        payload.pop("digest")
+
+    _edit(saved, tamper)
+    for load in (load_model, load_calculator):
+        with pytest.raises(CheckpointError, match="has no digest, so nothing shows"):
+            load(saved)
+    with pytest.warns(UserWarning, match="has no digest; it is loaded unchecked"):
+        load_model(saved, trust_unsigned=True)
+
+
+def test_a_string_format_version_is_named_not_an_upgrade(saved):
+    _edit(saved, lambda payload: payload.update(format_version="1"))
+    with pytest.raises(CheckpointError, match=r"invalid format_version '1' \(str"):
         load_model(saved)
 
 

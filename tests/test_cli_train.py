@@ -108,3 +108,13 @@ def test_config_or_resume_is_required(capsys):
         main([])
     assert exit.value.code == 2
     assert "either CONFIG.yaml or --resume" in capsys.readouterr().err
+
+
+def test_a_run_folder_in_use_is_refused_without_a_traceback(config_file, capsys):
+    from mlpot.fileio import exclusive_lock
+
+    with exclusive_lock("runs/a/run.lock", "the run in 'runs/a'"):
+        assert main([str(config_file), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "mlpot-train: error: the run directory 'runs/a' is in use by another" in err
+    assert "Traceback" not in err

@@ -207,3 +207,32 @@ def test_calculate_many_gives_each_structures_spread(ethanol):
         )
         for key in ("forces_std", "member_energies", "member_forces"):
             np.testing.assert_allclose(result[key], calculator.results[key], atol=1e-9)
+
+
+def test_committee_file_errors_are_named(tmp_path):
+    import json as json_module
+
+    from mlpot import load_calculator
+    from mlpot.model.committee import Committee, save_committee
+    from mlpot.model.io import CheckpointError
+
+    folder = save_committee(
+        Committee([make_model("invariant"), make_model("invariant")]), tmp_path / "c"
+    )
+    record = folder / "committee.json"
+    original = json_module.loads(record.read_text())
+    outside = tmp_path / "elsewhere.ckpt"
+    outside.write_bytes((folder / original["members"][0]).read_bytes())
+    cases = {
+        "{not json": "is not valid JSON",
+        json_module.dumps({"members": "member-0.ckpt"}): "must hold \"members\": a list",
+        json_module.dumps({**original, "members": ["../elsewhere.ckpt", "member-1.ckpt"]}):
+            "names a member outside the committee folder",
+    }
+    for text, message in cases.items():
+        record.write_text(text)
+        with pytest.raises(CheckpointError, match=message):
+            load_calculator(folder)
+    record.write_text(json_module.dumps(original))
+    with pytest.raises(ValueError, match="max_forces_std_warning must be a positive"):
+        load_calculator(folder, max_forces_std_warning="0.3")

@@ -14,6 +14,7 @@ import json
 import sys
 from typing import List, Optional
 
+from mlpot.fileio import LockHeldError
 from mlpot.model.io import read_checkpoint
 from mlpot.train import fit, load_config, load_resume_config
 from mlpot.train.config_files import RESUME_OVERRIDES
@@ -54,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             config = load_config(args.config, overrides)
         run_dir = config.output
         best = fit(config, resume=resume, command=["mlpot-train", *argv])
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, LockHeldError) as error:
         print(f"mlpot-train: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -164,8 +164,37 @@ def member_paths(folder) -> List[Path]:
             f"'{folder}' holds no {COMMITTEE_FILE}; it is not an mlpot committee "
             "(or its writing was interrupted)"
         )
-    record = json.loads((folder / COMMITTEE_FILE).read_text())
-    return [folder / name for name in record["members"]]
+    where = folder / COMMITTEE_FILE
+    try:
+        record = json.loads(where.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(
+            f"'{where}' is not valid JSON ({error}); the committee file is damaged "
+            "or was edited: restore it, or write it again with save_committee"
+        ) from None
+    members = record.get("members") if isinstance(record, dict) else None
+    if (
+        not isinstance(members, list)
+        or len(members) < 2
+        or not all(isinstance(name, str) and name for name in members)
+    ):
+        raise CheckpointError(
+            f"'{where}' must hold \"members\": a list of at least two checkpoint "
+            f"paths inside the folder, got {members!r}; restore the file, or write "
+            "it again with save_committee"
+        )
+    inside = folder.resolve()
+    paths = []
+    for name in members:
+        path = folder / name
+        if inside not in path.resolve().parents:
+            raise CheckpointError(
+                f"'{where}' names a member outside the committee folder ({name}); "
+                "members must be files inside it: copy them in and name them by "
+                "their path within the folder"
+            )
+        paths.append(path)
+    return paths
 
 
 def copy_committee(source, destination, metadata=None) -> Path:

@@ -17,12 +17,14 @@ A checkpoint is a plain dict of tensors and JSON-able values::
 The digest is checked when a model is built from a checkpoint: a file whose
 settings or weights were changed after it was written (reordered species, an
 edited r_max or avg_num_neighbors) would load and give wrong energies.
-Checkpoints written before digests existed load without the check.
+A checkpoint without a digest (written before digests existed, or with its
+digest removed) is refused unless the caller passes ``trust_unsigned=True``.
 """
 
 import hashlib
 import json
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -152,7 +154,13 @@ def read_checkpoint(path) -> Dict[str, Any]:
             "written by mlpot.save_model or mlpot-train"
         )
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(
+            f"'{path}' has an invalid format_version {version!r} "
+            f"({type(version).__name__}, where mlpot writes an int); the file was "
+            "edited or damaged: use an unmodified copy of the checkpoint"
+        )
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"'{path}' has checkpoint format {version}, written by mlpot "
             f"{payload.get('mlpot_version')}; this mlpot reads format "
@@ -165,7 +173,9 @@ def read_checkpoint(path) -> Dict[str, Any]:
     return payload
 
 
-def load_model(path, device="cpu", dtype=torch.float64) -> Potential:
+def load_model(
+    path, device="cpu", dtype=torch.float64, trust_unsigned: bool = False
+) -> Potential:
     """Rebuild the model stored in a checkpoint, in eval mode.
 
     Parameters
@@ -176,17 +186,28 @@ def load_model(path, device="cpu", dtype=torch.float64) -> Potential:
         Where to put the model.
     dtype : torch.dtype
         Floating point type of the parameters (float64 by default).
+    trust_unsigned : bool
+        Load a checkpoint that has no digest (written before digests existed,
+        or with its digest removed), with a warning; ``save_model`` of the
+        result writes a signed copy. Without it such a file is refused.
 
     Returns
     -------
     Potential
         With the checkpoint's ``metadata`` dict attached as ``model.metadata``.
     """
-    return model_from_checkpoint(read_checkpoint(path), path, device, dtype)
+    return model_from_checkpoint(
+        read_checkpoint(path), path, device, dtype, trust_unsigned=trust_unsigned
+    )
 
 
-def _check_integrity(payload: Dict[str, Any], path) -> None:
-    """Refuse a checkpoint whose digest does not match, or with non-finite weights."""
+class UnsignedCheckpointWarning(UserWarning):
+    """A checkpoint without a digest was loaded because the caller trusted it."""
+
+
+def _check_integrity(payload: Dict[str, Any], path, trust_unsigned=False) -> None:
+    """Refuse a checkpoint whose digest is missing or does not match, or with
+    non-finite weights."""
     for key in ("config", "state_dict"):
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(
@@ -194,7 +215,22 @@ def _check_integrity(payload: Dict[str, Any], path) -> None:
                 "edited: use an unmodified copy of the checkpoint"
             )
     recorded = payload.get("digest")
-    if recorded is not None and recorded != checkpoint_digest(payload):
+    if recorded is None:
+        if not trust_unsigned:
+            raise CheckpointError(
+                f"'{path}' has no digest, so nothing shows that its settings and "
+                "weights are those it was written with; use an unmodified copy, or, "
+                "for a checkpoint you trust from before digests existed, "
+                "mlpot.load_model(path, trust_unsigned=True) and mlpot.save_model "
+                "to write a signed copy"
+            )
+        warnings.warn(
+            f"'{path}' has no digest; it is loaded unchecked because "
+            "trust_unsigned=True was given",
+            UnsignedCheckpointWarning,
+            stacklevel=3,
+        )
+    elif recorded != checkpoint_digest(payload):
         raise CheckpointError(
             f"'{path}' was modified or is corrupt: its settings or weights do not "
             "match the digest written with them; use an unmodified copy of the "
@@ -209,7 +245,11 @@ def _check_integrity(payload: Dict[str, Any], path) -> None:
 
 
 def model_from_checkpoint(
-    payload: Dict[str, Any], path, device="cpu", dtype=torch.float64
+    payload: Dict[str, Any],
+    path,
+    device="cpu",
+    dtype=torch.float64,
+    trust_unsigned: bool = False,
 ) -> Potential:
     """The model of a checkpoint already read by :func:`read_checkpoint`, in eval mode.
 
@@ -219,10 +259,10 @@ def model_from_checkpoint(
         What :func:`read_checkpoint` returned.
     path : str or Path
         Where it was read from, for messages.
-    device, dtype
+    device, dtype, trust_unsigned
         As for :func:`load_model`.
     """
-    _check_integrity(payload, path)
+    _check_integrity(payload, path, trust_unsigned)
     # Cast before loading so float64 weights are not rounded through float32.
     try:
         config = ModelConfig.from_dict(payload["config"])
