@@ -144,7 +144,12 @@ class MLPotCalculator(Calculator):
             model.tabulate_radial(radial_table_spacing)
         self.model = model
         self.neighbours = VerletNeighbourList(model.r_max, skin)
-        self.domain = DomainGuard(getattr(model, "metadata", {}).get("domain"))
+        self.domain = DomainGuard(
+            getattr(model, "metadata", {}).get("domain"),
+            exact_lone_atoms=bool(
+                getattr(getattr(model, "config", None), "atom_reference", False)
+            ),
+        )
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu", dtype="float64", **kwargs):
@@ -270,6 +275,7 @@ class MLPotCalculator(Calculator):
                 dtype=self.dtype,
             )
             self.model.check_species(atoms.numbers)
+            self.domain.check(atoms.numbers, _edge_lengths(graph))
             graphs.append(graph)
         out = self._evaluate(collate(graphs))
         splits = np.cumsum([len(a) for a in atoms_list])[:-1]
@@ -335,6 +341,18 @@ def _refuse_unknown_options(name: str, options: dict) -> None:
             f"{name} got unknown option(s) {', '.join(hints)}; it takes "
             f"{', '.join(sorted(known))}"
         )
+
+
+def _edge_lengths(graph) -> np.ndarray:
+    """Edge lengths in Å of a one-structure graph."""
+    positions = graph[keys.POSITIONS].detach().double().numpy()
+    i, j = graph[keys.EDGE_INDEX].numpy()
+    vectors = positions[j] - positions[i]
+    if keys.EDGE_SHIFT in graph:
+        vectors = vectors + graph[keys.EDGE_SHIFT].double().numpy() @ (
+            graph[keys.CELL][0].double().numpy()
+        )
+    return np.linalg.norm(vectors, axis=1)
 
 
 def _numpy(values: torch.Tensor) -> np.ndarray:

@@ -47,35 +47,58 @@ def training_domain(frames, min_distance: Optional[float]) -> Dict:
 
 
 class DomainGuard:
-    """Warns once per kind when structures leave a model's training domain.
+    """Warns when structures leave a model's training domain.
+
+    A composition warns once. A pair closer than any in the training data (by
+    more than 0.001 Å, rounding) warns, and warns again whenever a later
+    structure comes 10 % closer than the closest one warned about, so a far
+    worse structure is never silent.
 
     Parameters
     ----------
     domain : dict, optional
         ``metadata["domain"]`` of a checkpoint; None (models without a
         record) checks nothing.
+    exact_lone_atoms : bool
+        The model gives a lone atom exactly its isolated-atom energy (E0s
+        given in training), so a single atom is not an unseen composition.
     """
 
-    def __init__(self, domain: Optional[Dict]):
+    # Closer than the training data by less than this (Å) is rounding, not a warning.
+    DISTANCE_TOLERANCE = 1e-3
+    # A later structure warns again when its closest pair is this much closer
+    # than the closest one warned about.
+    CLOSER_AGAIN = 0.9
+
+    def __init__(self, domain: Optional[Dict], exact_lone_atoms: bool = False):
         domain = domain or {}
         self.min_distance = domain.get("min_distance_A")
         self.formulas = set(domain.get("formulas") or ())
+        self.exact_lone_atoms = exact_lone_atoms
         self._warned = set()
+        self._closest_warned = None
 
     def check(self, numbers, distances: Iterable[float]) -> None:
         """Warn about ``numbers`` (N,) and the edge lengths ``distances`` (Å)."""
         distances = np.asarray(distances)
         if self.min_distance is not None and distances.size:
             closest = float(distances.min())
-            if closest < self.min_distance:
-                self.warn_once(
-                    "distance",
+            further_in = (
+                self._closest_warned is None
+                or closest < self.CLOSER_AGAIN * self._closest_warned
+            )
+            if closest < self.min_distance - self.DISTANCE_TOLERANCE and further_in:
+                self._closest_warned = closest
+                warnings.warn(
                     f"two atoms are {closest:.3f} Å apart, closer than any pair in "
                     f"the training data ({self.min_distance:.3f} Å); the model's "
                     "energy and forces there are extrapolated and may be wrong by "
                     "orders of magnitude",
+                    OutOfDomainWarning,
+                    stacklevel=3,
                 )
-        if self.formulas:
+        lone_atom_exact = self.exact_lone_atoms and len(np.asarray(numbers)) == 1
+        if self.formulas and not lone_atom_exact:
             seen = formula(numbers)
             if seen not in self.formulas:
                 self.warn_once(

@@ -173,3 +173,22 @@ def test_energy_is_conserved_in_nve(kind):
     drift = np.abs(np.array(energies) - start).max()
     assert atoms.get_kinetic_energy() > 0
     assert drift < 1e-3 * len(atoms)  # below 1 meV per atom over 100 fs
+
+
+def test_lone_atoms_with_exact_reference_energies_do_not_warn():
+    import warnings
+
+    from ase import Atoms
+
+    from mlpot.domain import OutOfDomainWarning
+
+    domain = {"formulas": ["C2H6O"], "min_distance_A": 0.9}
+    for kind, warns in (("equivariant-atom-reference", False), ("equivariant", True)):
+        model = make_model(kind)
+        model.metadata = {"domain": domain}
+        atom = Atoms("O")
+        atom.calc = MLPotCalculator(model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            atom.get_potential_energy()
+        assert any(issubclass(w.category, OutOfDomainWarning) for w in caught) == warns

@@ -294,3 +294,36 @@ def test_settings_added_by_a_newer_mlpot_do_not_block_a_resume():
     assert config_changes(before, {**after, "train": {"lr": 0.02}}) == [
         "train.lr: 0.01 → 0.02"
     ]
+
+
+def test_a_far_worse_structure_warns_again_and_batches_warn_too(two_epoch_run):
+    import warnings
+
+    from mlpot.calculator import load_calculator
+    from mlpot.domain import OutOfDomainWarning
+
+    calculator = load_calculator(two_epoch_run / "best.ckpt")
+    closest = calculator.model.metadata["domain"]["min_distance_A"]
+    atoms = read_frames(RMD17).to_atoms(0)
+
+    def with_pair_at(distance):
+        moved = atoms.copy()
+        direction = moved.positions[1] - moved.positions[0]
+        moved.positions[1] = moved.positions[0] + direction / np.linalg.norm(
+            direction
+        ) * distance
+        return moved
+
+    at_rounding = with_pair_at(closest - 5e-4)
+    at_rounding.calc = calculator
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # within rounding of the training data
+        at_rounding.get_forces()
+    for distance in (0.5, 0.05):  # the second is far worse: a second warning
+        squeezed = with_pair_at(distance)
+        squeezed.calc = calculator
+        with pytest.warns(OutOfDomainWarning, match=f"{distance:.3f} Å apart"):
+            squeezed.get_forces()
+    fresh = load_calculator(two_epoch_run / "best.ckpt")
+    with pytest.warns(OutOfDomainWarning, match="0.300 Å apart"):
+        fresh.calculate_many([atoms, with_pair_at(0.3)])
