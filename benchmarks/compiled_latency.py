@@ -9,7 +9,7 @@ energies on the same positions.
 
 ::
 
-    OMP_NUM_THREADS=1 python benchmarks/compiled_latency.py --json benchmarks/compiled.json
+    OMP_NUM_THREADS=1 python benchmarks/compiled_latency.py --json compiled.json
     python benchmarks/compiled_latency.py --dtype float32 --systems ethanol aspirin
 
 Run it with nothing else on the machine: the figures are CPU times, but two
@@ -42,7 +42,9 @@ def parse_args(argv=None):
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--calls", type=int, default=10, help="timed calls per round")
-    parser.add_argument("--exports", default="runs/export", help="folder of the exports")
+    parser.add_argument(
+        "--exports", default="runs/export", help="folder of the exports"
+    )
     parser.add_argument(
         "--data-dir", default=str(REPO.parent / "shared" / "data" / "md17")
     )

@@ -53,7 +53,9 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", type=int, default=27)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--ranks", type=int, nargs="+", default=[1])
-    parser.add_argument("--export", help="the model's mlpot-export file (compiled runs)")
+    parser.add_argument(
+        "--export", help="the model's mlpot-export file (compiled runs)"
+    )
     parser.add_argument("--eager-only", action="store_true", help="no compiled runs")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
@@ -118,7 +120,9 @@ def main(argv=None) -> int:
             print(rows[-1], flush=True)
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"atoms": len(atoms), "model": args.model, "rows": rows}, indent=1)
+            json.dumps(
+                {"atoms": len(atoms), "model": args.model, "rows": rows}, indent=1
+            )
             + "\n"
         )
     return 0

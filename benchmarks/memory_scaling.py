@@ -67,11 +67,15 @@ def main(argv=None) -> int:
         "for one sum over all edges (default: the model's)",
     )
     parser.add_argument("--json")
-    parser.add_argument("--one", nargs=2, metavar=("MODEL", "ATOMS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one", nargs=2, metavar=("MODEL", "ATOMS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.one:
         print(
-            json.dumps(measure(args.one[0], int(args.one[1]), args.threads, args.edge_chunk))
+            json.dumps(
+                measure(args.one[0], int(args.one[1]), args.threads, args.edge_chunk)
+            )
         )
         return 0
     rows = []

@@ -312,7 +312,13 @@ class MLPotCalculator(Calculator):
 
 
 # Keyword arguments of ase.calculators.calculator.Calculator itself.
-ASE_CALCULATOR_OPTIONS = ("restart", "ignore_bad_restart_file", "label", "atoms", "directory")
+ASE_CALCULATOR_OPTIONS = (
+    "restart",
+    "ignore_bad_restart_file",
+    "label",
+    "atoms",
+    "directory",
+)
 
 
 def _refuse_unknown_options(name: str, options: dict) -> None:
@@ -496,7 +502,7 @@ CALCULATOR_FOR_FAMILY = {
 }
 
 
-def load_calculator(path, device="cpu", dtype="float64", **kwargs) -> MLPotCalculator:
+def load_calculator(path, device="cpu", dtype=None, **kwargs) -> MLPotCalculator:
     """Calculator of the class matching the model family of the checkpoint ``path``.
 
     The checkpoint is read once; the model is built from it in the
@@ -504,7 +510,11 @@ def load_calculator(path, device="cpu", dtype="float64", **kwargs) -> MLPotCalcu
     committee folder gives a :class:`CommitteeCalculator`. A file written by
     ``mlpot-export`` runs compiled, and so does a checkpoint with
     ``compiled=True`` (exported on first use, see `MLPotCalculator`).
+    ``dtype`` defaults to float64, or for an exported file to the dtype it
+    was compiled in.
     """
+    if dtype is None:
+        dtype = CompiledPotential(path).dtype if is_export(path) else "float64"
     if is_committee(path):
         if kwargs.get("compiled"):
             raise ValueError(

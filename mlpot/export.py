@@ -174,22 +174,21 @@ def export_model(
     with atomic_path(path) as tmp:
         with tempfile.TemporaryDirectory() as work:
             package = Path(work) / "model.pt2"
-            torch._inductor.aoti_compile_and_package(
-                program, package_path=str(package)
-            )
+            torch._inductor.aoti_compile_and_package(program, package_path=str(package))
             with zipfile.ZipFile(package, "a") as archive:
                 root = archive.namelist()[0].split("/")[0]
-                archive.writestr(f"{root}/{METADATA_MEMBER}", json.dumps(metadata, indent=1))
+                archive.writestr(
+                    f"{root}/{METADATA_MEMBER}", json.dumps(metadata, indent=1)
+                )
             os.replace(package, tmp)
     return path
 
 
 def _export_program(model, dtype):
     """The `torch.export.ExportedProgram` of `ForceProgram` on ``model``."""
+    from ase.build import molecule
     from torch.export import Dim
     from torch.fx.experimental.proxy_tensor import make_fx
-
-    from ase.build import molecule
 
     from mlpot.graph import from_atoms
 
@@ -239,7 +238,9 @@ def read_export_metadata(path) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; export a model with mlpot-export")
+        raise FileNotFoundError(
+            f"{path} does not exist; export a model with mlpot-export"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             member = _metadata_member(archive)
@@ -323,7 +324,7 @@ class CompiledPotential:
         self._check(numbers)
 
     def to(self, device=None, dtype=None) -> "CompiledPotential":
-        """``self`` when nothing changes; a compiled program has a fixed dtype and device."""
+        """``self``; a compiled program keeps the dtype and device it was built for."""
         if dtype is not None and as_torch_dtype(dtype) != self.dtype:
             raise ExportError(
                 f"{self.path} was compiled in {self.export_metadata['dtype']}; "
@@ -331,7 +332,9 @@ class CompiledPotential:
                 f"or evaluate it in {self.export_metadata['dtype']}"
             )
         if device is not None and torch.device(device).type != "cpu":
-            raise ExportError(f"{self.path} was compiled for the CPU; export it on {device}")
+            raise ExportError(
+                f"{self.path} was compiled for the CPU; export it on {device}"
+            )
         return self
 
     def eval(self) -> "CompiledPotential":
@@ -349,7 +352,9 @@ class CompiledPotential:
             asked, ``stress`` (B, 3, 3) (periodic cells only).
         """
         if compute_stress and keys.CELL not in graph:
-            raise ValueError("stress needs a periodic cell; set atoms.cell and atoms.pbc")
+            raise ValueError(
+                "stress needs a periodic cell; set atoms.cell and atoms.pbc"
+            )
         parts = [self._one(part) for part in _structures(graph)]
         out = {
             keys.ENERGY: torch.cat([p[0] for p in parts]),
@@ -448,7 +453,9 @@ def compiled_potential(checkpoint, dtype="float64", cache: Optional[Path] = None
     -------
     CompiledPotential
     """
-    target = Path(cache) if cache is not None else compiled_cache_path(checkpoint, dtype)
+    target = (
+        Path(cache) if cache is not None else compiled_cache_path(checkpoint, dtype)
+    )
     if not target.is_file():
         export_model(checkpoint, target, dtype=dtype)
     return CompiledPotential(target)

@@ -80,13 +80,19 @@ def check_periodic_images(n_atoms: int, cutoff: float, cell, pbc) -> None:
         volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
         for k in range(3)
     ]
-    images = [2 * int(np.ceil(cutoff / spacing[k])) + 1 if pbc[k] else 1 for k in range(3)]
+    images = [
+        2 * int(np.ceil(cutoff / spacing[k])) + 1 if pbc[k] else 1 for k in range(3)
+    ]
     # Every atom meets every image of every atom within reach, at most.
-    expected = min(float(np.prod(images)) * n_atoms, _sphere_neighbours(n_atoms, cutoff, volume, pbc))
+    expected = min(
+        float(np.prod(images)) * n_atoms,
+        _sphere_neighbours(n_atoms, cutoff, volume, pbc),
+    )
     if expected > MAX_NEIGHBOURS_PER_ATOM:
         widths = ", ".join(f"{w:.3g}" for w, p in zip(spacing, pbc, strict=True) if p)
         raise ValueError(
-            f"the periodic cell is too small for a neighbour search out to {cutoff:g} Å: its "
+            "the periodic cell is too small for a neighbour search out to "
+            f"{cutoff:g} Å: its "
             f"periodic widths are {widths} Å, so each atom would meet about "
             f"{expected:.3g} periodic images of atoms (at most "
             f"{MAX_NEIGHBOURS_PER_ATOM} are accepted). Check atoms.cell (a cell in "

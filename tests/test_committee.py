@@ -225,9 +225,10 @@ def test_committee_file_errors_are_named(tmp_path):
     outside.write_bytes((folder / original["members"][0]).read_bytes())
     cases = {
         "{not json": "is not valid JSON",
-        json_module.dumps({"members": "member-0.ckpt"}): "must hold \"members\": a list",
-        json_module.dumps({**original, "members": ["../elsewhere.ckpt", "member-1.ckpt"]}):
-            "names a member outside the committee folder",
+        json_module.dumps({"members": "member-0.ckpt"}): 'must hold "members": a list',
+        json_module.dumps(
+            {**original, "members": ["../elsewhere.ckpt", "member-1.ckpt"]}
+        ): "names a member outside the committee folder",
     }
     for text, message in cases.items():
         record.write_text(text)

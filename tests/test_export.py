@@ -1,14 +1,14 @@
-"""The compiled, exported form: the physics contract, agreement with eager, bad input."""
+"""The compiled form: the physics contract, agreement with eager, bad input."""
 
 import json
 import zipfile
 
 import numpy as np
 import pytest
+import test_model_contract as contract
 import torch
 from ase import Atoms
 from ase.build import molecule
-import test_model_contract as contract
 from conftest import make_model
 
 from mlpot import MLPotCalculator, load_calculator
@@ -82,7 +82,9 @@ class TestCompiledModelContract(contract.TestTabulatedModelContract):
 
     def test_float64_after_float32_is_exactly_symmetric(self, model, ethanol):
         # A compiled program keeps its dtype; a request for another is refused.
-        with pytest.raises(ExportError, match="was compiled in float64; export it again"):
+        with pytest.raises(
+            ExportError, match="was compiled in float64; export it again"
+        ):
             model.to(dtype=torch.float32)
 
     def test_float32_model_keeps_energy_in_float64(self, model, ethanol):
@@ -111,7 +113,9 @@ def test_compiled_batch_and_many(exports):
     eager = load_calculator(exports["checkpoints"]["equivariant"])
     structures = [molecule("CH3CH2OH"), molecule("H2O"), Atoms("H")]
     for a, b in zip(
-        compiled.calculate_many(structures), eager.calculate_many(structures), strict=True
+        compiled.calculate_many(structures),
+        eager.calculate_many(structures),
+        strict=True,
     ):
         assert abs(a["energy"] - b["energy"]) < 1e-9
         np.testing.assert_allclose(a["forces"], b["forces"], atol=1e-9)
@@ -136,17 +140,11 @@ def test_export_refuses_to_overwrite(exports, capsys):
 
 
 def test_newer_export_format_is_refused(exports, tmp_path):
-    newer = tmp_path / "newer.pt2"
-    with zipfile.ZipFile(exports["files"]["invariant"]) as src, zipfile.ZipFile(
-        newer, "w"
-    ) as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename.endswith("/" + METADATA_MEMBER):
-                meta = json.loads(data)
-                meta["format_version"] = 99
-                data = json.dumps(meta)
-            dst.writestr(item, data)
+    from mlpot.export import read_export_metadata
+
+    meta = read_export_metadata(exports["files"]["invariant"])
+    meta["format_version"] = 99
+    newer = _with_metadata(exports["files"]["invariant"], meta, tmp_path)
     with pytest.raises(ExportError, match="export of format 99, newer than this mlpot"):
         load_calculator(newer)
     meta["format_version"] = "1"
@@ -182,8 +180,11 @@ def test_committee_is_not_compiled(tmp_path):
 
 def test_calculator_refuses_unknown_options(tmp_path):
     path = save_model(make_model("invariant"), tmp_path / "m.ckpt")
-    with pytest.raises(TypeError, match=r"unknown option\(s\) 'num_thread' \(did you mean "
-                       r"'num_threads'\?\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"unknown option\(s\) 'num_thread' \(did you mean "
+        r"'num_threads'\?\)",
+    ):
         load_calculator(path, num_thread=1)
     with pytest.raises(TypeError, match="unknown option"):
         MLPotCalculator(path, compile=True)
@@ -207,3 +208,18 @@ def test_compiled_counts_only_local_energies(exports):
     assert abs(float(a["energy"][0] - whole["energies"][:4].sum())) < 1e-9
     torch.testing.assert_close(a["forces"], b["forces"].detach(), atol=1e-9, rtol=0)
     assert float((a["forces"][4:] - whole["forces"][4:]).abs().max()) > 1e-4
+
+
+def test_an_export_opens_in_its_own_dtype(exports, tmp_path):
+    single = export_model(
+        exports["checkpoints"]["invariant"], tmp_path / "f32.pt2", dtype="float32"
+    )
+    calculator = load_calculator(single)
+    assert calculator.dtype == torch.float32
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = calculator
+    compiled = atoms.get_forces()
+    atoms.calc = load_calculator(exports["checkpoints"]["invariant"], dtype="float32")
+    np.testing.assert_allclose(compiled, atoms.get_forces(), atol=1e-4)
+    with pytest.raises(ExportError, match="compiled in float32; export it again"):
+        load_calculator(single, dtype="float64")

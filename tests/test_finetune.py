@@ -1,4 +1,4 @@
-"""model.finetune_from: weights loaded, settings and species checked, origin recorded."""
+"""model.finetune_from: weights loaded, settings and species checked, origin kept."""
 
 from pathlib import Path
 
@@ -44,7 +44,12 @@ def finetune(source, output, model=None, train=None, data=None):
             {
                 "data": {"train": "ethanol.npz", "n_val": 5, **(data or {})},
                 "model": {"finetune_from": str(source), **(model or {})},
-                "train": {"batch_size": 5, "max_epochs": 1, "lr": 1e-3, **(train or {})},
+                "train": {
+                    "batch_size": 5,
+                    "max_epochs": 1,
+                    "lr": 1e-3,
+                    **(train or {}),
+                },
                 "output": output,
             }
         )
@@ -61,7 +66,9 @@ def test_finetuning_starts_from_the_pretrained_weights_and_records_them(pretrain
     assert torch.equal(after.embedding.weight, before.embedding.weight)
     moved = [
         float((a - b).abs().max())
-        for (name, a), b in zip(after.named_parameters(), before.parameters(), strict=True)
+        for (name, a), b in zip(
+            after.named_parameters(), before.parameters(), strict=True
+        )
         if not name.startswith("embedding")
     ]
     assert max(moved) > 0
@@ -120,7 +127,10 @@ def test_card_names_the_pretrained_origin(pretrained):
     from mlpot.cli.card import main as card_main
 
     assert finetune(pretrained, "runs/card", train={"freeze": ["embedding"]}) == 0
-    assert card_main(["runs/card/best.ckpt", "-o", "card.md", "--test", "ethanol.npz"]) == 0
+    assert (
+        card_main(["runs/card/best.ckpt", "-o", "card.md", "--test", "ethanol.npz"])
+        == 0
+    )
     card = Path("card.md").read_text()
     assert f"- fine-tuned from `{pretrained}`" in card
     assert "frozen: `embedding`" in card

@@ -135,17 +135,20 @@ def test_a_cell_with_exploding_periodic_images_is_refused_before_allocating():
     import resource
 
     from ase import Atoms
+    from conftest import make_model
 
     from mlpot import MLPotCalculator
-    from conftest import make_model
 
     atoms = Atoms("H", positions=[[0, 0, 0]], cell=[0.1, 0.1, 0.1], pbc=True)
     atoms.calc = MLPotCalculator(make_model("invariant", species=(1,)))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(ValueError, match=(
-        r"the periodic cell is too small for a neighbour search out to 4.5 Å: its "
-        r"periodic widths are 0.1, 0.1, 0.1 Å, so each atom would meet about "
-        r"3.82e\+05 periodic images"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"the periodic cell is too small for a neighbour search out to 4.5 Å: its "
+            r"periodic widths are 0.1, 0.1, 0.1 Å, so each atom would meet about "
+            r"3.82e\+05 periodic images"
+        ),
+    ):
         atoms.get_forces()
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB

@@ -54,7 +54,11 @@ def run_example(checkpoint, ranks, out, steps=20):
         str(out),
     ]
     done = subprocess.run(
-        command, capture_output=True, text=True, env=environment_for_ranks(), timeout=600
+        command,
+        capture_output=True,
+        text=True,
+        env=environment_for_ranks(),
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text())
@@ -100,7 +104,9 @@ def test_lammps_types_outside_the_model_are_refused(checkpoint):
     box.numbers[box.numbers == 8] = 7  # nitrogen: not among the model's H C O
     lmp = _lammps(box, [1, 6, 7])
     model = load_calculator(checkpoint).model
-    with pytest.raises(LammpsSetupError, match="types map to N, which the model was not"):
+    with pytest.raises(
+        LammpsSetupError, match="types map to N, which the model was not"
+    ):
         LammpsCoupling(lmp, model, [1, 6, 7])
     with pytest.raises(LammpsSetupError, match="the box has 3 atom types but 2"):
         LammpsCoupling(lmp, model, [1, 6])

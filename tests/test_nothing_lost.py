@@ -309,9 +309,9 @@ def test_a_far_worse_structure_warns_again_and_batches_warn_too(two_epoch_run):
     def with_pair_at(distance):
         moved = atoms.copy()
         direction = moved.positions[1] - moved.positions[0]
-        moved.positions[1] = moved.positions[0] + direction / np.linalg.norm(
-            direction
-        ) * distance
+        moved.positions[1] = (
+            moved.positions[0] + direction / np.linalg.norm(direction) * distance
+        )
         return moved
 
     at_rounding = with_pair_at(closest - 5e-4)

@@ -58,11 +58,13 @@ def main(argv=None) -> int:
     targets = [out / "train.h5", out / "val.h5"]
     existing = [str(path) for path in targets if path.exists()]
     if existing and not args.overwrite:
-        print(f"{', '.join(existing)} exist; --overwrite rewrites them", file=sys.stderr)
+        print(
+            f"{', '.join(existing)} exist; --overwrite rewrites them", file=sys.stderr
+        )
         return 1
     parts = [split_molecule(name, Path(args.md17)) for name in PRETRAINED_MOLECULES]
     out.mkdir(parents=True, exist_ok=True)
-    for path, k in zip(targets, (0, 1)):
+    for path, k in zip(targets, (0, 1), strict=True):
         frames = joined([part[k] for part in parts])
         write_store(path, frames)
         print(f"{path}: {len(frames)} frames of {', '.join(PRETRAINED_MOLECULES)}")
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
 
 
 def joined(parts):
-    """One `Frames` of several molecules; frame ids become molecule index × 1000 + id."""
+    """One `Frames` of several molecules; frame ids become 1000 × molecule + id."""
     renumbered = [
         dataclasses.replace(part, frame_ids=part.frame_ids + 1000 * k)
         for k, part in enumerate(parts)

@@ -28,8 +28,10 @@ INPUT = """<simulation verbosity='low' safe_stride='{steps}'>
       [ step, time{{picosecond}}, conserved{{electronvolt}}, temperature{{kelvin}},
         kinetic_cv{{electronvolt}}, potential{{electronvolt}} ]
     </properties>
-    <trajectory filename='pos' stride='{stride}' bead='0' format='ase'> positions </trajectory>
-    <trajectory filename='for' stride='{stride}' bead='0' format='ase'> forces </trajectory>
+    <trajectory filename='pos' stride='{stride}' bead='0' format='ase'>
+      positions </trajectory>
+    <trajectory filename='for' stride='{stride}' bead='0' format='ase'>
+      forces </trajectory>
     <checkpoint stride='{steps}'/>
   </output>
   <total_steps> {steps} </total_steps>
@@ -54,7 +56,6 @@ INPUT = """<simulation verbosity='low' safe_stride='{steps}'>
   </system>
 </simulation>
 """
-MOLECULE_OF_MODEL = {"ethanol": "CH3CH2OH", "ethane": "C2H6"}
 
 
 def parse_args(argv=None):
@@ -75,7 +76,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     import ase.io
-    from ase.build import molecule
+
+    from mlpot.engines.systems import molecule_for
 
     args = parse_args(argv)
     out = Path(args.out)
@@ -83,11 +85,11 @@ def main(argv=None) -> int:
         print(f"pimd.py: {out} is not empty; choose a new --out", file=sys.stderr)
         return 1
     out.mkdir(parents=True, exist_ok=True)
-    name = args.molecule or MOLECULE_OF_MODEL.get(Path(args.model).name.split("-")[0])
-    if name is None:
-        print("pimd.py: give --molecule NAME or FILE for this model", file=sys.stderr)
+    try:
+        atoms = molecule_for(args.model, args.molecule)
+    except ValueError as error:
+        print(f"pimd.py: {error}", file=sys.stderr)
         return 1
-    atoms = ase.io.read(name) if Path(name).is_file() else molecule(name)
     atoms.cell, atoms.pbc = [30.0, 30.0, 30.0], False
     atoms.center()
     ase.io.write(out / "init.xyz", atoms, format="extxyz")
@@ -114,7 +116,10 @@ def main(argv=None) -> int:
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
     start = time.perf_counter()
     server = subprocess.Popen(
-        ["i-pi", "input.xml"], cwd=out, stdout=open(out / "i-pi.log", "w"), env=env,
+        ["i-pi", "input.xml"],
+        cwd=out,
+        stdout=open(out / "i-pi.log", "w"),
+        env=env,
         stderr=subprocess.STDOUT,
     )
     time.sleep(3)  # i-PI opens its socket
@@ -122,8 +127,12 @@ def main(argv=None) -> int:
     client += ["--structure", str(out / "init.xyz"), "--address", address]
     client += ["--compiled"] if args.compiled else []
     clients = [
-        subprocess.Popen(client, env=env, stdout=open(out / f"client-{k}.log", "w"),
-                         stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            client,
+            env=env,
+            stdout=open(out / f"client-{k}.log", "w"),
+            stderr=subprocess.STDOUT,
+        )
         for k in range(args.clients)
     ]
     status = server.wait()

@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 CHILD = "MLPOT_LAMMPS_RANKS"
-MOLECULE_OF_MODEL = {"ethanol": "CH3CH2OH", "ethane": "C2H6"}
 
 
 def parse_args(argv=None):
@@ -50,7 +49,9 @@ def parse_args(argv=None):
     parser.add_argument("--temperature", type=float, default=300.0, help="K")
     parser.add_argument("--timestep", type=float, default=0.5, help="fs")
     parser.add_argument("--sample", type=int, default=10, help="steps between energies")
-    parser.add_argument("--compiled", action="store_true", help="run the model compiled")
+    parser.add_argument(
+        "--compiled", action="store_true", help="run the model compiled"
+    )
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args(argv)
@@ -79,23 +80,11 @@ def main(argv=None) -> int:
         return launch_ranks(args, argv)
     if comm.Get_size() != args.ranks and comm.Get_rank() == 0:
         print(f"md.py: running on {comm.Get_size()} ranks (--ranks {args.ranks})")
-    return run(args, comm)
-
-
-def molecule_of(args):
-    import ase.io
-    from ase.build import molecule
-
-    name = args.molecule
-    if name is None:
-        stem = Path(args.model).name.split("-")[0]
-        if stem not in MOLECULE_OF_MODEL:
-            raise SystemExit(
-                f"md.py: no default molecule for --model {args.model}; give --molecule "
-                "NAME (ase.build.molecule) or --molecule FILE"
-            )
-        name = MOLECULE_OF_MODEL[stem]
-    return ase.io.read(name) if Path(name).is_file() else molecule(name)
+    try:
+        return run(args, comm)
+    except (ValueError, OSError) as error:
+        print(f"md.py: error: {error}", file=sys.stderr)
+        return 1
 
 
 def run(args, comm) -> int:
@@ -104,15 +93,14 @@ def run(args, comm) -> int:
 
     from mlpot import load_calculator
     from mlpot.engines.lammps import LammpsCoupling, atoms_to_lammps, gather_by_id
-    from mlpot.engines.systems import molecular_box
-    from mlpot.pretrained_models import pretrained_path
+    from mlpot.engines.systems import molecular_box, molecule_for
+    from mlpot.pretrained_models import model_path
 
     torch.set_num_threads(1)
-    path = Path(args.model)
-    if not path.exists():
-        path = pretrained_path(args.model)
+    path = model_path(args.model)
     model = load_calculator(path, dtype=args.dtype, compiled=args.compiled).model
-    atoms = molecular_box(molecule_of(args), args.copies, args.density, seed=args.seed)
+    molecule = molecule_for(args.model, args.molecule)
+    atoms = molecular_box(molecule, args.copies, args.density, seed=args.seed)
     type_numbers = sorted(set(atoms.numbers.tolist()))
 
     lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)

@@ -1,4 +1,4 @@
-"""``mlpot-export``: compile a checkpoint ahead of time for fast calculators and engines.
+"""``mlpot-export``: compile a checkpoint ahead of time for calculators and engines.
 
 The export is an AOTInductor package (``torch.export`` of the energy, forces
 and stress of one structure, compiled to native code; see `mlpot.export`).

@@ -14,7 +14,6 @@ i-PI run; i-PI hands each a bead at a time.
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def serve(calculator, structure, address: str, port=None) -> None:
@@ -45,7 +44,9 @@ def serve(calculator, structure, address: str, port=None) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlpot.engines.ipi")
     parser.add_argument("--model", required=True, help="shipped name, .ckpt or .pt2")
-    parser.add_argument("--structure", required=True, help="the system, any ase.io file")
+    parser.add_argument(
+        "--structure", required=True, help="the system, any ase.io file"
+    )
     parser.add_argument("--address", required=True, help="UNIX socket name or host")
     parser.add_argument("--port", type=int, help="TCP port (inet sockets)")
     parser.add_argument("--compiled", action="store_true")
@@ -55,12 +56,11 @@ def main(argv=None) -> int:
     import ase.io
 
     from mlpot import load_calculator
-    from mlpot.pretrained_models import pretrained_path
+    from mlpot.pretrained_models import model_path
 
-    path = Path(args.model)
-    if not path.exists():
-        path = pretrained_path(args.model)
-    calculator = load_calculator(path, dtype=args.dtype, compiled=args.compiled)
+    calculator = load_calculator(
+        model_path(args.model), dtype=args.dtype, compiled=args.compiled
+    )
     structure = ase.io.read(args.structure)
     structure.pbc = False
     serve(calculator, structure, args.address, args.port)

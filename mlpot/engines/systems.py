@@ -1,5 +1,8 @@
 """Periodic boxes of molecules, for engines and benchmarks."""
 
+from pathlib import Path
+from typing import Optional
+
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses
@@ -7,6 +10,33 @@ from ase.units import _amu
 from scipy.spatial.transform import Rotation
 
 CM3_PER_A3 = 1e-24
+# ase.build.molecule names of the molecules of shipped models, by name prefix.
+MOLECULE_OF_MODEL = {"ethanol": "CH3CH2OH", "ethane": "C2H6"}
+
+
+def molecule_for(model: str, molecule: Optional[str] = None) -> Atoms:
+    """``molecule`` (an ase.build.molecule name or a structure file), or by default
+    the molecule of a shipped model named like ``ethanol-equivariant``.
+
+    Raises
+    ------
+    ValueError
+        No molecule given and none known for the model's name.
+    """
+    import ase.io
+    from ase.build import molecule as build_molecule
+
+    if molecule is None:
+        stem = Path(model).name.split("-")[0]
+        if stem not in MOLECULE_OF_MODEL:
+            raise ValueError(
+                f"no default molecule for the model {model}; give --molecule NAME "
+                "(ase.build.molecule) or --molecule FILE"
+            )
+        molecule = MOLECULE_OF_MODEL[stem]
+    if Path(molecule).is_file():
+        return ase.io.read(molecule)
+    return build_molecule(molecule)
 
 
 def molecular_box(
@@ -45,7 +75,9 @@ def molecular_box(
     side = int(np.ceil(copies ** (1.0 / 3.0) - 1e-9))
     rng = np.random.default_rng(seed)
     box = Atoms(cell=[length] * 3, pbc=True)
-    sites = np.array(np.meshgrid(*[np.arange(side)] * 3, indexing="ij")).reshape(3, -1).T
+    sites = (
+        np.array(np.meshgrid(*[np.arange(side)] * 3, indexing="ij")).reshape(3, -1).T
+    )
     template = molecule.copy()
     template.cell, template.pbc = None, False
     template.translate(-template.get_center_of_mass())
@@ -57,9 +89,7 @@ def molecular_box(
         candidates = np.stack([r.apply(template.positions) for r in rotations])
         candidates += centre
         nearby = [
-            placed[near]
-            for near in _neighbour_sites(site, side)
-            if near in placed
+            placed[near] for near in _neighbour_sites(site, side) if near in placed
         ]
         if nearby:
             others = np.concatenate(nearby)

@@ -105,7 +105,11 @@ class EquivariantPotential(Potential):
         """:meth:`features` with the neighbour sums taken over slices of atoms."""
         edge_index = graph[keys.EDGE_INDEX]
         order = torch.argsort(edge_index[0], stable=True)
-        edge_index, vectors, lengths = edge_index[:, order], vectors[order], lengths[order]
+        edge_index, vectors, lengths = (
+            edge_index[:, order],
+            vectors[order],
+            lengths[order],
+        )
         harmonics = self.spherical_harmonics(vectors)
         num_atoms = species.shape[0]
         chunks = _atom_slices(edge_index[0], num_atoms, self.edge_chunk)

@@ -86,7 +86,9 @@ def energy_and_forces(
             results[keys.FORCES] = _zero_if_none(grads[0], inputs[0]).neg()
         if compute_stress:
             # The triple product: a compiled program has no kernel of its own for det.
-            volume = torch.linalg.cross(cell[:, 1], cell[:, 2]).mul(cell[:, 0]).sum(-1).abs()
+            volume = (
+                torch.linalg.cross(cell[:, 1], cell[:, 2]).mul(cell[:, 0]).sum(-1).abs()
+            )
             results[keys.STRESS] = (
                 _zero_if_none(grads[-1], strain) / volume[:, None, None]
             )

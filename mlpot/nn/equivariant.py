@@ -325,7 +325,7 @@ class EquivariantInteraction(nn.Module):
         return self.update(h, species, aggregated)
 
     def neighbour_sum(self, x, edge_harmonics, radial_weights, edge_index, num_atoms):
-        """Σ_j TP(x_j, Y(r̂_ij); R(r_ij)) / sqrt(avg_num_neighbors), shape (N, dim_out, C).
+        """Σ_j TP(x_j, Y(r̂_ij); R(r_ij)) / sqrt(avg_num_neighbors), (N, dim_out, C).
 
         Parameters
         ----------

@@ -52,6 +52,12 @@ def pretrained_path(name: str) -> Path:
     )
 
 
+def model_path(name_or_path) -> Path:
+    """An existing file or folder as given, else the shipped model of that name."""
+    path = Path(name_or_path)
+    return path if path.exists() else pretrained_path(str(name_or_path))
+
+
 def pretrained(name: str, device="cpu", dtype="float64", **kwargs):
     """ASE calculator of a shipped model, e.g. ``pretrained("ethanol-equivariant")``.
 

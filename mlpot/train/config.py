@@ -324,7 +324,9 @@ class RunConfig:
         model = values.get("model", {}) or {}
         if not isinstance(model, dict):
             raise ValueError(f"'model' must be a mapping of settings, got {model!r}")
-        _check_keys(model, [f.name for f in fields(ModelConfig)] + RUN_MODEL_KEYS, "model.")
+        _check_keys(
+            model, [f.name for f in fields(ModelConfig)] + RUN_MODEL_KEYS, "model."
+        )
         # null means "take it from the data", like leaving the key out.
         model = {k: v for k, v in model.items() if not (v is None and k in FROM_DATA)}
         finetune_from = model.pop("finetune_from", None)

@@ -28,12 +28,6 @@ from mlpot.fileio import exclusive_lock
 from mlpot.graph import AtomicGraph
 from mlpot.memory import reuse_large_allocations
 from mlpot.model import ModelConfig, build_model
-from mlpot.train.finetune import (
-    find_pretrained,
-    finetune_settings,
-    freeze,
-    start_from_pretrained,
-)
 from mlpot.model.base import Potential
 from mlpot.model.io import CheckpointError, load_model, read_checkpoint
 from mlpot.train.batches import (
@@ -61,6 +55,12 @@ from mlpot.train.distributed import Workers, start_workers, stop_workers
 from mlpot.train.ema import WeightAverage
 from mlpot.train.epoch import train_one_epoch
 from mlpot.train.evaluation import evaluate
+from mlpot.train.finetune import (
+    find_pretrained,
+    finetune_settings,
+    freeze,
+    start_from_pretrained,
+)
 from mlpot.train.losses import describe_loss, loss_from_errors
 from mlpot.train.normalisation import fit_normalisation
 from mlpot.train.optim import (
