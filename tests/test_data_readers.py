@@ -264,3 +264,27 @@ def test_frames_shape_checks():
             n_atoms=[3],
             cell=np.zeros((2, 3, 3)),
         )
+
+
+def test_label_keys_that_cannot_be_right_are_refused(tmp_path):
+    import ase.io
+    from ase.build import molecule
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from mlpot.data import read_frames
+
+    atoms = molecule("H2O")
+    atoms.info["REF_energy"] = -10.0
+    atoms.arrays["REF_forces"] = np.zeros((3, 3))
+    path = tmp_path / "labelled.xyz"
+    ase.io.write(path, [atoms, atoms])
+    with pytest.raises(ValueError, match="'positions' names the atoms' positions"):
+        read_frames(path, energy_key="REF_energy", forces_key="positions")
+    with pytest.raises(ValueError, match="is a per-frame value \\(atoms.info\\)"):
+        read_frames(path, energy_key="REF_energy", forces_key="REF_energy")
+    # A file whose energies ASE reads as calculator results (MACE/BOTNet style).
+    atoms.calc = SinglePointCalculator(atoms, energy=-10.0, forces=np.zeros((3, 3)))
+    computed = tmp_path / "computed.xyz"
+    ase.io.write(computed, [atoms, atoms])
+    with pytest.raises(ValueError, match="leave energy_key out .* the default reads"):
+        read_frames(computed, energy_key="REF_energy_missing")

@@ -344,12 +344,19 @@ def _label(path: Path, k: int, atoms, name: str, key: Optional[str]):
         if key in results:
             return results[key]
     option = f"{name}_key"
+    hint = (
+        f"ASE read its {name} as calculator results ({name!r}), so leave "
+        f"{option} out (--{option.replace('_', '-')}, data.{option}): the default "
+        "reads them"
+        if key is not None and name in results
+        else f"name the key that holds them with {option}= "
+        f"(--{option.replace('_', '-')} on the command line, data.{option} in a "
+        "training config)"
+    )
     raise ValueError(
         f"missing {'energies' if name == 'energy' else name} in {path}: frame {k} "
         f"has no {key or name!r} (info keys: {sorted(atoms.info)}, per-atom arrays: "
-        f"{sorted(atoms.arrays)}); name the key that holds them with {option}= "
-        f"(--{option.replace('_', '-')} on the command line, data.{option} in a "
-        "training config)"
+        f"{sorted(atoms.arrays)}); {hint}"
     )
 
 
@@ -359,8 +366,24 @@ def _config_types(images):
     return np.array(tags) if any(tags) else None
 
 
+# Per-atom arrays of ase.Atoms that are never forces.
+NOT_FORCES = ("positions", "numbers", "momenta", "masses", "tags", "initial_charges")
+
+
 def _optional_forces(path: Path, images, key: Optional[str]):
     """Every frame's forces, or None when no frame has any (energy-only data)."""
+    if key in NOT_FORCES:
+        raise ValueError(
+            f"forces_key {key!r} names the atoms' {key}, not forces; name the "
+            "per-atom array of the reference forces (e.g. REF_forces), or leave it "
+            "out to read forces ASE read as calculator results"
+        )
+    if key is not None and any(key in atoms.info for atoms in images):
+        raise ValueError(
+            f"forces_key {key!r} in {path} is a per-frame value (atoms.info), not "
+            "per-atom forces; is it the energy key? Name the per-atom array of the "
+            f"forces (per-atom arrays: {sorted(images[0].arrays)})"
+        )
 
     def has_forces(atoms):
         if key is not None:
