@@ -97,3 +97,37 @@ def test_unknown_elements_are_named(tmp_path, capsys):
 def test_missing_checkpoint_is_explained(tmp_path, capsys):
     assert main([str(tmp_path / "none.ckpt"), str(TEST_FILE)]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_per_frame_predictions_are_written_out(checkpoint, tmp_path, capsys):
+    import ase.io
+
+    out = tmp_path / "predicted.xyz"
+    assert main([str(checkpoint), str(TEST_FILE), "--output", str(out)]) == 0
+    images = ase.io.read(out, index=":")
+    frames = read_frames(TEST_FILE)
+    calculator = load_calculator(checkpoint)
+    assert len(images) == len(frames) == 20
+    for k in (0, 19):
+        atoms = frames.to_atoms(k)
+        atoms.calc = calculator
+        image = images[k]
+        assert image.info["MLPOT_energy"] == pytest.approx(
+            atoms.get_potential_energy(), abs=1e-9
+        )
+        np.testing.assert_allclose(  # extended XYZ keeps 8 decimals
+            image.arrays["MLPOT_forces"], atoms.get_forces(), atol=1e-8, rtol=0
+        )
+        assert image.info["REF_energy"] == pytest.approx(frames.energy[k])
+        np.testing.assert_allclose(
+            image.arrays["REF_forces"],
+            frames.forces[frames.atom_slice(k)],
+            atol=1e-8,
+            rtol=0,
+        )
+    before = out.read_bytes()
+    assert main([str(checkpoint), str(TEST_FILE), "--output", str(out)]) == 1
+    assert "exists; name another file or pass --overwrite" in capsys.readouterr().err
+    assert main([str(checkpoint), str(TEST_FILE), "--output", str(TEST_FILE)]) == 1
+    assert "is an input of this command" in capsys.readouterr().err
+    assert out.read_bytes() == before

@@ -42,6 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("--json", args.json),
         ("--plot", args.plot),
         ("--profile", args.profile),
+        ("--output", args.output),
     ):
         if path is not None and Path(path).is_dir():
             print(
@@ -49,6 +50,23 @@ def main(argv: Optional[List[str]] = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        if path is not None and Path(path).resolve() in (
+            Path(args.checkpoint).resolve(),
+            Path(args.data).resolve(),
+        ):
+            print(
+                f"mlpot-eval: error: {option} {path} is an input of this command; "
+                "name another file",
+                file=sys.stderr,
+            )
+            return 1
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        print(
+            f"mlpot-eval: error: {args.output} exists; name another file or pass "
+            "--overwrite",
+            file=sys.stderr,
+        )
+        return 1
     try:
         report = evaluate_file(
             args.checkpoint,
@@ -60,6 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             energy_key=args.energy_key,
             forces_key=args.forces_key,
             profile=args.profile,
+            output=args.output,
         )
     except (ValueError, OSError, ImportError) as error:
         print(f"mlpot-eval: error: {error}", file=sys.stderr)
@@ -95,6 +114,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT.png",
         help="for an ordered scan (torsion drive, reaction path): plot the energy "
         "along the frames, reference and model, and report the barrier error",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="OUT.xyz",
+        help="write every frame with its reference and predicted energy and forces "
+        "(REF_energy/REF_forces and MLPOT_energy/MLPOT_forces, eV and eV/Å)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --output file"
     )
     parser.add_argument(
         "--batch-size", type=int, default=16, help="structures per forward pass"

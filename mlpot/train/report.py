@@ -29,6 +29,7 @@ def evaluate_file(
     energy_key: Optional[str] = None,
     forces_key: Optional[str] = None,
     profile=None,
+    output=None,
 ) -> Dict:
     """Errors of the model in ``checkpoint`` on the labelled frames in ``data``.
 
@@ -51,6 +52,9 @@ def evaluate_file(
         that is a path.
     energy_key, forces_key : str, optional
         Passed to `read_frames` (label keys of ase.io files).
+    output : str or Path, optional
+        Write every frame with reference and predicted energies and forces
+        (`write_predictions`).
     profile : str or Path, optional
         For an ordered scan (a torsion drive, a reaction path): write the
         energy profile of reference and model along the frames here (PNG)
@@ -124,6 +128,8 @@ def evaluate_file(
     scan = None
     if profile is not None:
         scan = profile_plot(profile, reference, predicted, title)
+    if output is not None:
+        write_predictions(output, frames, predicted)
     return {
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "data": source,
@@ -135,6 +141,41 @@ def evaluate_file(
         **({"profile": scan} if scan is not None else {}),
         **({"by_config_type": groups} if groups else {}),
     }
+
+
+PREDICTION_PREFIX = "MLPOT_"
+
+
+def write_predictions(path, frames, predicted) -> None:
+    """Write every frame with its reference labels and the model's predictions.
+
+    An extended XYZ file (any format ase.io writes, by suffix): the
+    reference energy and forces as ``REF_energy`` (info) and ``REF_forces``
+    (per-atom array), the model's as ``MLPOT_energy`` and ``MLPOT_forces``,
+    in eV and eV/Å, as MACE's ``eval_configs`` and ``nequip-evaluate`` do.
+    Written atomically.
+    """
+    import ase.io
+
+    from mlpot.fileio import atomic_path
+
+    energies = predicted[keys.ENERGY].numpy()
+    forces = predicted[keys.FORCES].numpy()
+    images = []
+    for k in range(len(frames)):
+        atoms = frames.to_atoms(k)
+        atoms.calc = None
+        part = frames.atom_slice(k)
+        if frames.energy is not None:
+            atoms.info["REF_energy"] = float(frames.energy[k])
+        if frames.forces is not None:
+            atoms.arrays["REF_forces"] = frames.forces[part].copy()
+        atoms.info[f"{PREDICTION_PREFIX}energy"] = float(energies[k])
+        atoms.arrays[f"{PREDICTION_PREFIX}forces"] = forces[part].copy()
+        images.append(atoms)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        ase.io.write(tmp, images, format="extxyz" if path.suffix == ".xyz" else None)
 
 
 def _errors(frames, reference, predicted, members) -> Dict[str, float]:
