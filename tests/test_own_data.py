@@ -335,3 +335,44 @@ def test_info_describes_energy_only_and_tagged_files(energy_only_xyz, tmp_path, 
     assert "energy-only data" in capsys.readouterr().out
     assert data_main(["info", str(write_tagged(tmp_path / "tagged.xyz", 5))]) == 0
     assert "md_300K x5, md_600K x15" in capsys.readouterr().out
+
+
+def test_scan_profile_reports_each_frame_and_the_end_point(tmp_path, capsys):
+    import ase.io
+
+    best = fit(tiny_run(tmp_path / "run", max_epochs=1))
+    frames = read_frames(RMD17)
+    images = []
+    for k in range(len(frames)):
+        atoms = frames.to_atoms(k)
+        atoms.info["REF_energy"] = float(frames.energy[k])
+        atoms.info["dihedral_angle"] = 18.0 * k
+        atoms.calc = None
+        images.append(atoms)
+    scan = tmp_path / "scan.xyz"
+    ase.io.write(scan, images)
+    args = [str(best), str(scan), "--energy-key", "REF_energy", "--profile"]
+    args += [str(tmp_path / "p.png"), "--x", "dihedral_angle"]
+    args += ["--json", str(tmp_path / "p.json")]
+    assert eval_main(args) == 0
+    out = capsys.readouterr().out
+    assert "scan end point (last frame against the first): error" in out
+    import json
+
+    scan_record = json.loads((tmp_path / "p.json").read_text())["profile"]
+    model = load_calculator(best)
+    predicted = []
+    for atoms in images:
+        atoms.calc = model
+        predicted.append(atoms.get_potential_energy())
+    expected = 1e3 * (
+        (predicted[-1] - predicted[0]) - (frames.energy[-1] - frames.energy[0])
+    )
+    assert scan_record["end_point_error_meV"] == pytest.approx(expected, abs=1e-6)
+    rows = scan_record["frames"]
+    assert [row["x"] for row in rows] == [18.0 * k for k in range(len(frames))]
+    assert scan_record["x_label"] == "dihedral_angle"
+    worst = max(rows, key=lambda row: abs(row["error_meV"]))
+    assert scan_record["largest_error_meV"] == worst["error_meV"]
+    assert eval_main([*args[:5], str(tmp_path / "q.png"), "--x", "missing"]) == 1
+    assert "has no info key 'missing'" in capsys.readouterr().err

@@ -79,6 +79,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             forces_key=args.forces_key,
             profile=args.profile,
             output=args.output,
+            profile_x=args.x,
         )
     except (ValueError, OSError, ImportError) as error:
         print(f"mlpot-eval: error: {error}", file=sys.stderr)
@@ -113,7 +114,14 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         metavar="OUT.png",
         help="for an ordered scan (torsion drive, reaction path): plot the energy "
-        "along the frames, reference and model, and report the barrier error",
+        "along the frames, reference and model, and report the barrier error, the "
+        "end-point error and each frame's error",
+    )
+    parser.add_argument(
+        "--x",
+        metavar="KEY",
+        help="with --profile: the info key holding each frame's scan coordinate "
+        "(e.g. dihedral_angle), for the x axis and the per-frame records",
     )
     parser.add_argument(
         "--output",
@@ -169,6 +177,21 @@ def format_report(report: Dict) -> str:
             f"{scan['barrier_model_meV']:.4g} meV, error "
             f"{scan['barrier_error_meV']:+.4g} meV"
         )
+        lines.append(
+            f"scan end point (last frame against the first): error "
+            f"{scan['end_point_error_meV']:+.4g} meV; largest error "
+            f"{scan['largest_error_meV']:+.4g} meV at frame "
+            f"{scan['largest_error_frame']}"
+        )
+        lines.append(
+            f"{scan['x_label'][:18]:>18}{'reference meV':>15}{'model meV':>12}"
+            f"{'error meV':>12}   (each relative to the first frame)"
+        )
+        for row in scan["frames"]:
+            lines.append(
+                f"{row['x']:18.4g}{row['reference_meV']:15.4g}{row['model_meV']:12.4g}"
+                f"{row['error_meV']:+12.4g}"
+            )
     seen = report.get("frames_seen_in_training") or {}
     if any(seen.values()):
         lines.append(

@@ -30,6 +30,7 @@ def evaluate_file(
     forces_key: Optional[str] = None,
     profile=None,
     output=None,
+    profile_x: Optional[str] = None,
 ) -> Dict:
     """Errors of the model in ``checkpoint`` on the labelled frames in ``data``.
 
@@ -52,6 +53,9 @@ def evaluate_file(
         that is a path.
     energy_key, forces_key : str, optional
         Passed to `read_frames` (label keys of ase.io files).
+    profile_x : str, optional
+        ``info`` key of the scan coordinate of each frame (e.g.
+        ``dihedral_angle``) for the profile's x axis and records.
     output : str or Path, optional
         Write every frame with reference and predicted energies and forces
         (`write_predictions`).
@@ -127,7 +131,8 @@ def evaluate_file(
         parity_plot(plot, reference, predicted, title, panel_titles)
     scan = None
     if profile is not None:
-        scan = profile_plot(profile, reference, predicted, title)
+        x = None if profile_x is None else scan_coordinate(data, profile_x, len(frames))
+        scan = profile_plot(profile, reference, predicted, title, x, profile_x)
     if output is not None:
         write_predictions(output, frames, predicted)
     return {
@@ -218,8 +223,10 @@ def frames_seen_in_training(frames, metadata: Dict) -> Dict[str, int]:
     }
 
 
-def profile_plot(path, reference, predicted, title: str = "") -> Dict[str, float]:
-    """Energy along an ordered scan, reference and model, each from its minimum.
+def profile_plot(
+    path, reference, predicted, title: str = "", x=None, x_label: Optional[str] = None
+) -> Dict:
+    """Energy along an ordered scan, reference and model, with per-frame errors.
 
     Parameters
     ----------
@@ -229,41 +236,105 @@ def profile_plot(path, reference, predicted, title: str = "") -> Dict[str, float
         ``energy`` (F,) in eV, in scan order.
     title : str
         Figure title.
+    x : array_like, shape (F,), optional
+        The scan coordinate of each frame (e.g. a dihedral angle); default the
+        frame index.
+    x_label : str, optional
+        Name of ``x`` for the axis and the records.
 
     Returns
     -------
     dict
         ``barrier_reference_meV``, ``barrier_model_meV`` and
-        ``barrier_error_meV`` (model − reference): highest minus lowest energy
-        along the scan.
+        ``barrier_error_meV`` (model − reference; highest minus lowest energy
+        along the scan, each from its own minimum); ``end_point_error_meV``
+        (the error of the last frame's energy relative to the first, model −
+        reference) and ``largest_error_meV`` (the largest such error in
+        magnitude, signed, with ``largest_error_frame``); ``frames``: per frame
+        ``x``, ``reference_meV``, ``model_meV`` (each relative to its first
+        frame) and ``error_meV``.
     """
     Figure = _figure_class()
     ref = reference[keys.ENERGY].numpy()
     pred = predicted[keys.ENERGY].detach().numpy()
     ref_rel, pred_rel = 1e3 * (ref - ref.min()), 1e3 * (pred - pred.min())
-    barriers = {
+    scan = {
         "barrier_reference_meV": float(ref_rel.max()),
         "barrier_model_meV": float(pred_rel.max()),
     }
-    barriers["barrier_error_meV"] = (
-        barriers["barrier_model_meV"] - barriers["barrier_reference_meV"]
+    scan["barrier_error_meV"] = (
+        scan["barrier_model_meV"] - scan["barrier_reference_meV"]
+    )
+    from_first_ref, from_first_pred = 1e3 * (ref - ref[0]), 1e3 * (pred - pred[0])
+    errors = from_first_pred - from_first_ref
+    worst = int(np.argmax(np.abs(errors)))
+    coordinate = np.arange(len(ref)) if x is None else np.asarray(x, dtype=float)
+    scan.update(
+        end_point_error_meV=float(errors[-1]),
+        largest_error_meV=float(errors[worst]),
+        largest_error_frame=worst,
+        x_label=x_label or "frame",
+        frames=[
+            {
+                "x": float(c),
+                "reference_meV": float(r),
+                "model_meV": float(m),
+                "error_meV": float(e),
+            }
+            for c, r, m, e in zip(
+                coordinate, from_first_ref, from_first_pred, errors, strict=True
+            )
+        ],
     )
     figure = Figure(figsize=(6, 4), layout="constrained")
     axis = figure.subplots()
-    axis.plot(ref_rel, "o-", label="reference")
-    axis.plot(pred_rel, "s--", label="model")
-    axis.set_xlabel("frame along the scan")
+    axis.plot(coordinate, ref_rel, "o-", label="reference")
+    axis.plot(coordinate, pred_rel, "s--", label="model")
+    axis.set_xlabel(x_label or "frame along the scan")
     axis.set_ylabel("energy − its minimum (meV)")
     axis.set_title(
-        f"barrier {barriers['barrier_reference_meV']:.1f} meV (reference), "
-        f"error {barriers['barrier_error_meV']:+.1f} meV"
+        f"barrier {scan['barrier_reference_meV']:.1f} meV (reference), error "
+        f"{scan['barrier_error_meV']:+.1f} meV; worst frame "
+        f"{scan['largest_error_meV']:+.1f} meV"
     )
     axis.legend()
     figure.suptitle(title)
     path = Path(path)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=150)
-    return barriers
+    return scan
+
+
+def scan_coordinate(data, key: str, n_frames: int) -> np.ndarray:
+    """The values of the ``info`` key ``key`` of each frame of the file ``data``.
+
+    Raises
+    ------
+    ValueError
+        A frame lacks the key, or its value is not a number.
+    """
+    import ase.io
+
+    images = ase.io.read(data, index=":")
+    if len(images) != n_frames:
+        raise ValueError(
+            f"--x {key}: {data} has {len(images)} frames for ase.io but "
+            f"{n_frames} were evaluated; --x reads extended XYZ and other ase.io files"
+        )
+    values = []
+    for k, atoms in enumerate(images):
+        if key not in atoms.info:
+            raise ValueError(
+                f"--x {key}: frame {k} of {data} has no info key {key!r} (it has "
+                f"{sorted(atoms.info)})"
+            )
+        try:
+            values.append(float(atoms.info[key]))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"--x {key}: frame {k} has {atoms.info[key]!r}, not a number"
+            ) from None
+    return np.array(values)
 
 
 def _figure_class():
