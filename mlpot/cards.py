@@ -422,7 +422,7 @@ def committee_card(
     latency_ms : dict, optional
         Force-call latency in ms by label, e.g. ``{"committee, float64": …}``.
     calibrations : sequence of dict
-        JSONs of ``benchmarks/committee_calibration.py``: of this committee,
+        JSONs of ``mlpot-calibrate``: of this committee,
         or of one trained alike on other frames (its ``note`` says how).
     recipe : str, optional
         The training config; by default the YAML file in the recorded command.

@@ -62,3 +62,29 @@ def test_larger_committees_order_the_errors_better():
     by_size = rank_correlation_by_size(members, truth)
     assert sorted(by_size) == list(range(2, 9))
     assert 0.0 < by_size[2] < by_size[4] < by_size[8]
+
+
+def test_mlpot_calibrate_command(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from conftest import make_model
+
+    from mlpot.cli.calibrate import main as calibrate_main
+    from mlpot.model.committee import Committee, save_committee
+
+    data = Path(__file__).parent / "data" / "rmd17_ethanol_test_01_subset.npz"
+    folder = save_committee(
+        Committee([make_model("invariant"), make_model("invariant")]), tmp_path / "c"
+    )
+    out = tmp_path / "calibration.json"
+    args = [str(folder), "--val", f"{data}:0:10", "--set", f"test={data}:10:20"]
+    assert calibrate_main([*args, "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["command"].startswith("mlpot-calibrate ")
+    assert record["sets"]["test"]["atoms"] == 90 and record["scale"] > 0
+    assert "| test | 90 |" in capsys.readouterr().out
+    assert calibrate_main([str(folder / "member-0.ckpt"), "--set", "x=y"]) == 1
+    assert "is not a committee folder" in capsys.readouterr().err
+    assert calibrate_main([*args[:3], "--set", f"{data}:0:5"]) == 1
+    assert "give NAME=FILE[:START:STOP]" in capsys.readouterr().err

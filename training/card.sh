@@ -3,7 +3,7 @@
 # errors, latency on this machine (run it on an idle machine), a 2 ps Langevin check
 # at 500 K for equivariant models, and the torsion analysis that ship.sh left in
 # runs/NAME-torsion/ for ethane models. A committee's card has the calibration of
-# its spread (benchmarks/committee_calibration.py) in and out of distribution;
+# its spread (mlpot-calibrate) in and out of distribution;
 # for ethanol that needs the low-energy committee of ethanol-committee-ood.sh.
 #   training/card.sh ethanol-equivariant
 set -euo pipefail
@@ -12,7 +12,7 @@ name=$1
 if [[ $name == *-committee ]]; then
   calibrations=()
   calibrate() {  # calibrate COMMITTEE NAME [ARGS...]: JSON in runs/, figure in models/
-    python benchmarks/committee_calibration.py "$1" --json "runs/$2-calibration.json" \
+    mlpot-calibrate "$1" --json "runs/$2-calibration.json" \
       --figure "models/$2-calibration.png" "${@:3}"
     calibrations+=(--calibration "runs/$2-calibration.json")
   }

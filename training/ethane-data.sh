@@ -4,7 +4,7 @@
 # (relaxed at each angle, and rigidly turned), each with a separate test set.
 # Reruns resume; the stores are combined into one training and one test file.
 # Three further test files lie outside the training distribution, for checking
-# the committee's spread (benchmarks/committee_calibration.py): MD at 1500 K,
+# the committee's spread (mlpot-calibrate): MD at 1500 K,
 # and the C-C and a C-H bond stretched to 0.85-1.6 times their length.
 set -euo pipefail
 cd "$(dirname "$0")/.."

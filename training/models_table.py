@@ -88,7 +88,7 @@ def main():
             "`mlpot.pretrained`) reports per-atom force spreads σ beside its "
             "mean. Per frame set: the Spearman rank correlation of σ and the force "
             "error, and the mean of s·σ (s fitted on validation frames) beside "
-            "the RMS error, from `benchmarks/committee_calibration.py` (the "
+            "the RMS error, from `mlpot-calibrate` (the "
             "commands are in each card). The low-energy committee is one of "
             "the same recipe trained on the 800 lowest-energy frames, scored on "
             "frames above its training energies.",

@@ -16,7 +16,7 @@ Examples
 
 A committee folder gets a committee card (``FOLDER.md`` beside the folder):
 the mean's errors, each member's, the latency of the committee and of one
-member, and the calibration figures of ``benchmarks/committee_calibration.py``.
+member, and the calibration figures of ``mlpot-calibrate``.
 """
 
 import argparse
@@ -67,7 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         action="append",
         default=[],
         metavar="CALIBRATION.json",
-        help="committees: a JSON of benchmarks/committee_calibration.py (repeatable)",
+        help="committees: a JSON of mlpot-calibrate (repeatable)",
     )
     parser.add_argument(
         "--overwrite",

@@ -1,18 +1,21 @@
-"""Calibration of a committee's force spread, in and out of distribution.
+"""``mlpot-calibrate``: calibrate a committee's force spread, in and out of domain.
 
 Fits the calibration factor on validation frames, then reports, for each
 frame set, the Spearman rank correlation between predicted per-atom force
 spread and true force error, the calibration curve, and a figure::
 
-    python benchmarks/committee_calibration.py runs/ethanol-committee \\
+    mlpot-calibrate runs/ethanol-committee \\
         --set test=../shared/data/md17/rmd17_ethanol_test_01.npz:0:200 \\
         --set hot=hot_frames.xyz --json calibration.json --figure calibration.png
+    mlpot-calibrate models/my-committee --val val.xyz --set test=test.xyz \\
+        --energy-key REF_energy --forces-key REF_forces
 
 A frame set is ``NAME=FILE[:START:STOP]`` (a slice of the file's frames).
 The factor is fitted on the validation frames the members were trained with
 (from their checkpoints), or on ``--val FILE[:START:STOP]``. For each set the
 rank correlation is also given for committees of the first 2, 3, … members,
-which shows whether more members would help.
+which shows whether more members would help. ``--energy-key``,
+``--forces-key`` and ``--energy-unit`` apply to every file named here.
 """
 
 import argparse
@@ -22,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpot import load_calculator
 from mlpot.analysis.calibration import (
     calibration_curve,
     calibration_figure,
@@ -33,23 +35,29 @@ from mlpot.analysis.calibration import (
     spread_and_error,
     spread_and_error_of,
 )
+from mlpot.cli.data import add_key_options
 from mlpot.data import read_frames
-from mlpot.model.committee import COMMITTEE_FILE
+from mlpot.fileio import atomic_path
+from mlpot.model.committee import member_paths
 from mlpot.model.io import read_checkpoint
 
 
-def frame_set(text: str):
-    """``FILE[:START:STOP]`` → (frames, indices)."""
+def frame_set(text: str, **labels):
+    """``FILE[:START:STOP]`` → (frames, indices); ``labels`` go to `read_frames`."""
     path, *bounds = text.split(":")
-    frames = read_frames(path)
-    start, stop = (int(b) for b in bounds) if bounds else (0, len(frames))
+    if bounds and len(bounds) != 2:
+        raise ValueError(f"{text}: give FILE or FILE:START:STOP")
+    frames = read_frames(path, **labels)
+    try:
+        start, stop = (int(b) for b in bounds) if bounds else (0, len(frames))
+    except ValueError:
+        raise ValueError(f"{text}: START and STOP must be integers") from None
     return frames, range(start, min(stop, len(frames)))
 
 
 def validation_frames(committee):
     """The validation frames of the committee's members: (frames, indices)."""
-    record = json.loads((Path(committee) / COMMITTEE_FILE).read_text())
-    metadata = read_checkpoint(Path(committee) / record["members"][0])["metadata"]
+    metadata = read_checkpoint(member_paths(committee)[0])["metadata"]
     data = metadata["config"]["data"]
     labels = {key: data.get(key) for key in ("energy_unit", "energy_key", "forces_key")}
     if data.get("val"):
@@ -62,7 +70,10 @@ def validation_frames(committee):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Run ``mlpot-calibrate``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="mlpot-calibrate", description=__doc__.split("\n")[0].strip("`: ")
+    )
     parser.add_argument("committee", help="committee folder")
     parser.add_argument(
         "--val",
@@ -78,9 +89,39 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--figure", help="calibration curves (PNG)")
+    parser.add_argument(
+        "--energy-unit", help="energy unit of the files (default: the reader's)"
+    )
+    add_key_options(parser)
     args = parser.parse_args(argv)
+    try:
+        return _calibrate(args, argv)
+    except (ValueError, OSError) as error:
+        print(f"mlpot-calibrate: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _calibrate(args, argv) -> int:
+    from mlpot import load_calculator
+    from mlpot.model.committee import is_committee
+
+    if not is_committee(args.committee):
+        raise ValueError(
+            f"{args.committee} is not a committee folder (no committee.json); "
+            "calibration needs a committee's spread"
+        )
+    labels = {
+        "energy_unit": args.energy_unit,
+        "energy_key": args.energy_key,
+        "forces_key": args.forces_key,
+    }
+    for item in args.sets:
+        if "=" not in item:
+            raise ValueError(f"--set {item}: give NAME=FILE[:START:STOP]")
     calculator = load_calculator(args.committee)
-    validation = frame_set(args.val) if args.val else validation_frames(args.committee)
+    validation = (
+        frame_set(args.val, **labels) if args.val else validation_frames(args.committee)
+    )
     scale = calibration_scale(*spread_and_error(calculator, *validation))
     fitted_on = args.val or f"the members' {len(validation[1])} validation frames"
     results = {
@@ -91,8 +132,7 @@ def main(argv=None) -> int:
         "note": args.note,
         "json": args.json,
         "command": " ".join(
-            ["python", "benchmarks/committee_calibration.py"]
-            + list(sys.argv[1:] if argv is None else argv)
+            ["mlpot-calibrate"] + list(sys.argv[1:] if argv is None else argv)
         ),
         "sets": {},
     }
@@ -105,7 +145,7 @@ def main(argv=None) -> int:
     print("| --- | --- | --- | --- | --- | --- |")
     for item in args.sets:
         name, _, source = item.partition("=")
-        members, reference = member_forces(calculator, *frame_set(source))
+        members, reference = member_forces(calculator, *frame_set(source, **labels))
         spread, error = spread_and_error_of(members, reference)
         curves[name] = calibration_curve(spread, error, args.bins)
         results["sets"][name] = {
@@ -131,7 +171,8 @@ def main(argv=None) -> int:
         calibration_figure(Path(args.figure), curves, scale)
         results["figure"] = Path(args.figure).name
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+        with atomic_path(Path(args.json)) as tmp:
+            tmp.write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 
