@@ -112,3 +112,19 @@ def test_missing_subcommand_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_info:
         main([])
     assert exit_info.value.code == 2
+
+
+def test_info_names_a_file_of_isolated_atoms(tmp_path, capsys):
+    import ase.io
+    from ase import Atoms
+
+    atoms = [Atoms(symbol, cell=[10, 10, 10]) for symbol in "HCO"]
+    for atom, energy in zip(atoms, (-13.6, -1029.4, -2043.2), strict=True):
+        atom.info["REF_energy"] = energy
+        atom.info["config_type"] = "IsolatedAtom"
+    path = tmp_path / "isolated.xyz"
+    ase.io.write(path, atoms)
+    assert main(["info", str(path), "--energy-key", "REF_energy"]) == 0
+    out = capsys.readouterr().out
+    assert "none: isolated atoms (their energies are E0s: data.E0s)" in out
+    assert "energy-only data (a scan" not in out

@@ -221,7 +221,15 @@ def _info(args) -> None:
             )
         )
     elif frames.forces is None:
-        rows.append(("forces", "none: energy-only data (a scan, a reaction path)"))
+        isolated = bool(len(frames)) and bool(np.all(frames.n_atoms == 1))
+        rows.append(
+            (
+                "forces",
+                "none: isolated atoms (their energies are E0s: data.E0s)"
+                if isolated
+                else "none: energy-only data (a scan, a reaction path)",
+            )
+        )
     if frames.config_type is not None:
         tags = Counter(tag or "(none)" for tag in frames.config_type)
         rows.append(
