@@ -1,6 +1,7 @@
 """Model cards: Markdown made from a checkpoint's metadata and a fresh evaluation."""
 
 import platform
+import shlex
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -107,6 +108,28 @@ def _recipe(metadata: Dict) -> Optional[str]:
     return next((part for part in command if part.endswith((".yaml", ".yml"))), None)
 
 
+def _train_line(recipe: Optional[str], metadata: Dict) -> str:
+    """The training command: as recorded (with its --set overrides), else the recipe."""
+    command = [str(part) for part in metadata.get("command") or []]
+    if (
+        command
+        and command[0] == "mlpot-train"
+        and (recipe is None or recipe in command)
+    ):
+        return " ".join(shlex.quote(part) for part in command)
+    return f"mlpot-train {recipe}" if recipe else "# (no recipe recorded)"
+
+
+def _card_options(name: Optional[str], theory: Optional[str]) -> str:
+    """``--name`` and ``--level-of-theory`` as the card was written with them."""
+    options = ""
+    if name:
+        options += f" --name {shlex.quote(name)}"
+    if theory:
+        options += f" --level-of-theory {shlex.quote(theory)}"
+    return options
+
+
 def model_card(
     checkpoint: Dict,
     name: str,
@@ -172,6 +195,7 @@ def model_card(
             test_report["data"],
             recipe or _recipe(checkpoint["metadata"]),
             checkpoint["metadata"],
+            _card_options(name, level_of_theory),
         )
     )
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
@@ -375,7 +399,7 @@ def _md_section(md_check: Dict) -> List[str]:
 
 
 def _reproduce_section(
-    path: str, test: Dict, recipe: Optional[str], meta: Dict
+    path: str, test: Dict, recipe: Optional[str], meta: Dict, card_options: str = ""
 ) -> List[str]:
     data = meta.get("config", {}).get("data", {}) or {}
     keys = "".join(
@@ -387,9 +411,9 @@ def _reproduce_section(
         "## Reproduce",
         "",
         "```bash",
-        f"mlpot-train {recipe}" if recipe else "# (no recipe recorded)",
+        _train_line(recipe, meta),
         f"mlpot-eval {path} {test.get('path', test['file'])}{keys}",
-        f"mlpot-card {path}",
+        f"mlpot-card {path}{card_options}",
         "```",
     ]
 
@@ -448,29 +472,56 @@ def committee_card(
     if calibrations:
         sections.append(_calibration_section(calibrations))
     sections.append(_model_section(first))
-    sections.append(_training_section(meta, "## Training (member 0; each alike)"))
+    sections.append(
+        _training_section(meta, "## Training (member 0)") + _member_epochs_line(members)
+    )
     if latency_ms:
         sections.append(_speed_section(test_report, latency_ms, call_threads))
     sections.append(
         _committee_reproduce_section(
-            path, test_report["data"], recipe or _recipe(meta), calibrations
+            path,
+            test_report["data"],
+            recipe or _recipe(meta),
+            calibrations,
+            meta,
+            _card_options(name, level_of_theory),
         )
     )
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
 
+def _member_epochs_line(members: List[Dict]) -> List[str]:
+    """The members' epochs, with a note when a wall-clock budget made them unequal."""
+    epochs = [m["metadata"].get("epochs_run") for m in members]
+    if any(e is None for e in epochs):
+        return []
+    line = "- epochs of each member: " + " / ".join(str(e) for e in epochs)
+    settings = members[0]["metadata"].get("config", {}).get("train", {})
+    if max(epochs) > 1.2 * min(epochs) and settings.get("budget_clock") != "cpu":
+        line += (
+            " — unequal: their wall-clock budget gave busier stretches fewer "
+            "epochs; `train.budget_clock: cpu` gives each the same work"
+        )
+    return [line]
+
+
 def _committee_reproduce_section(
-    path: str, test: Dict, recipe: Optional[str], calibrations: Sequence[Dict]
+    path: str,
+    test: Dict,
+    recipe: Optional[str],
+    calibrations: Sequence[Dict],
+    meta: Dict,
+    card_options: str = "",
 ) -> List[str]:
     test_path = test.get("path", test["file"])
-    card = f"mlpot-card {path} --test {test_path}" + "".join(
+    card = f"mlpot-card {path} --test {test_path}{card_options}" + "".join(
         f" --calibration {c['json']}" for c in calibrations if c.get("json")
     )
     return [
         "## Reproduce",
         "",
         "```bash",
-        f"mlpot-train {recipe}" if recipe else "# (no recipe recorded)",
+        _train_line(recipe, meta),
         f"mlpot-eval {path} {test_path}",
         *[c["command"] for c in calibrations if c.get("command")],
         card,

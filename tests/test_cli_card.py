@@ -177,7 +177,12 @@ def test_committee_card_shows_the_mean_each_member_and_the_calibration(
     assert "| 12.3 | 45.6 |" in card
     assert 'load_calculator("runs/trio")' in card
     assert "python benchmarks/committee_calibration.py runs/trio" in card
-    assert "mlpot-card runs/trio --test test.npz --calibration calibration.json" in card
+    assert (
+        "mlpot-card runs/trio --test test.npz --name trio --calibration calibration.json"
+        in card
+    )
+    assert "\nmlpot-train trio.yaml --quiet\n" in card
+    assert "- epochs of each member: " in card
     assert "ms (committee, float64)" in card and "ms (one member, float64)" in card
     assert "threads in the call: 1)" in card
 
@@ -225,3 +230,14 @@ def test_card_never_replaces_its_checkpoint_or_a_file_that_is_no_card(tmp_path, 
     assert card_main([str(ckpt), "-o", str(tmp_path)]) == 1
     assert "is a folder; give the card's file path with -o" in capsys.readouterr().err
     assert named_md.read_bytes() == before and notes.read_text() == "my notes\n"
+
+
+def test_single_card_reproduces_its_own_options_and_overrides(trained, tmp_path):
+    assert (
+        card_main(
+            [str(trained), "--name", "my model", "--level-of-theory", "PBE/def2-SVP"]
+        )
+        == 0
+    )
+    card = trained.with_suffix(".md").read_text()
+    assert "--name 'my model' --level-of-theory PBE/def2-SVP\n" in card
