@@ -177,10 +177,8 @@ def test_committee_card_shows_the_mean_each_member_and_the_calibration(
     assert "| 12.3 | 45.6 |" in card
     assert 'load_calculator("runs/trio")' in card
     assert "python benchmarks/committee_calibration.py runs/trio" in card
-    assert (
-        "mlpot-card runs/trio --test test.npz --name trio --calibration calibration.json"
-        in card
-    )
+    reproduce_card = "mlpot-card runs/trio --test test.npz --name trio"
+    assert f"{reproduce_card} --calibration calibration.json" in card
     assert "\nmlpot-train trio.yaml --quiet\n" in card
     assert "- epochs of each member: " in card
     assert "ms (committee, float64)" in card and "ms (one member, float64)" in card
