@@ -59,3 +59,27 @@ def test_mlpot_eval_scores_a_committee_as_its_mean(tmp_path, capsys):
     assert mean_error == pytest.approx(expected, rel=1e-9)
     assert eval_main([str(run_dir), str(test)]) == 0
     assert "committee" in capsys.readouterr().out
+
+
+def test_an_edited_committee_size_is_refused_on_resume(tmp_path):
+    from dataclasses import replace
+
+    import yaml
+
+    run_dir = tmp_path / "committee"
+    config = tiny_run(run_dir, max_epochs=1)
+    config = replace(config, train=replace(config.train, committee_size=2))
+    fit(config)
+    edited = yaml.safe_load((run_dir / "config.yaml").read_text())
+    edited["train"]["committee_size"] = 3
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(edited))
+    with pytest.raises(
+        ValueError,
+        match=r"was edited since the committee started "
+        r"\(train.committee_size\)",
+    ):
+        fit(load_resume_config(run_dir), resume=True)
+    assert not (run_dir / "member-2").exists()
+    edited["train"]["committee_size"] = 2
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(edited))
+    fit(load_resume_config(run_dir, ["train.max_epochs=2"]), resume=True)
