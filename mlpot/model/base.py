@@ -122,9 +122,9 @@ class Potential(nn.Module):
         """Freeze the model's data-dependent checks while it is traced.
 
         Inside the block :meth:`species_of` does not check for unknown
-        elements and the radial table, built first when the model has
-        none, is used as it is (it is not rebuilt when parameters change).
-        The caller checks species before running the traced program.
+        elements, and the radial table, if the model has one, is brought up
+        to date first and then used as it is (not rebuilt when parameters
+        change). The caller checks species before running the traced program.
 
         Yields
         ------
