@@ -121,3 +121,9 @@ def test_pickled_objects_are_refused_without_suggesting_unsafe_loading(tmp_path)
     with pytest.raises(CheckpointError, match="not a plain mlpot checkpoint") as info:
         load_model(path)
     assert "weights_only" not in str(info.value)
+
+
+def test_metadata_that_is_not_a_mapping_is_refused(saved):
+    _edit(saved, lambda payload: payload.update(metadata="trained by hand"))
+    with pytest.raises(CheckpointError, match="has metadata of type str where mlpot"):
+        load_model(saved)

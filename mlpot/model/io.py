@@ -170,6 +170,12 @@ def read_checkpoint(path) -> Dict[str, Any]:
     family = payload.get("model_family")
     if family not in MODEL_FAMILIES:
         raise CheckpointError(f"'{path}' has an unknown model family '{family}'")
+    if not isinstance(payload.get("metadata", {}), dict):
+        raise CheckpointError(
+            f"'{path}' has metadata of type {type(payload['metadata']).__name__} "
+            "where mlpot writes a mapping; the file was edited or damaged: use an "
+            "unmodified copy of the checkpoint"
+        )
     return payload
 
 
