@@ -29,7 +29,7 @@ from mlpot.model.committee import (
 )
 from mlpot.model.forces import energy_and_forces
 from mlpot.model.io import CheckpointError, model_from_checkpoint, read_checkpoint
-from mlpot.neighbours import VerletNeighbourList
+from mlpot.neighbours import VerletNeighbourList, edge_lengths
 from mlpot.threads import intra_op_threads, threads_for
 
 
@@ -350,15 +350,12 @@ def _refuse_unknown_options(name: str, options: dict) -> None:
 
 
 def _edge_lengths(graph) -> np.ndarray:
-    """Edge lengths in Å of a one-structure graph."""
-    positions = graph[keys.POSITIONS].detach().double().numpy()
+    """Edge lengths in Å of a one-structure graph (`mlpot.neighbours.edge_lengths`)."""
     i, j = graph[keys.EDGE_INDEX].numpy()
-    vectors = positions[j] - positions[i]
-    if keys.EDGE_SHIFT in graph:
-        vectors = vectors + graph[keys.EDGE_SHIFT].double().numpy() @ (
-            graph[keys.CELL][0].double().numpy()
-        )
-    return np.linalg.norm(vectors, axis=1)
+    cell = graph[keys.CELL][0].double().numpy() if keys.CELL in graph else None
+    shifts = graph[keys.EDGE_SHIFT].double().numpy() if cell is not None else None
+    positions = graph[keys.POSITIONS].detach().double().numpy()
+    return edge_lengths(positions, i, j, shifts, cell)
 
 
 def _numpy(values: torch.Tensor) -> np.ndarray:

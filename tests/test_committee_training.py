@@ -76,7 +76,7 @@ def test_an_edited_committee_size_is_refused_on_resume(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"was edited since the committee started "
-        r"\(train.committee_size\)",
+        r"\(train.committee_size: 2 → 3\)",
     ):
         fit(load_resume_config(run_dir), resume=True)
     assert not (run_dir / "member-2").exists()

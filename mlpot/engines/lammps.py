@@ -189,8 +189,9 @@ class LammpsCoupling:
         self.lmp.set_fix_external_callback(fix_id, self._callback, None)
 
     def _callback(self, caller, step, nlocal, tags, x, forces):
-        if self.comm.Get_size() == 1 and self._periodic_box() is not None:
-            self._callback_one_rank(nlocal, forces)
+        cell = self._periodic_box() if self.comm.Get_size() == 1 else None
+        if cell is not None:
+            self._callback_one_rank(nlocal, forces, cell)
             return
         nghost = int(self.lmp.extract_global("nghost"))
         nall = nlocal + nghost
@@ -220,7 +221,7 @@ class LammpsCoupling:
             return None
         return np.diag(np.asarray(boxhi) - np.asarray(boxlo))
 
-    def _callback_one_rank(self, nlocal, forces):
+    def _callback_one_rank(self, nlocal, forces, cell):
         """One rank and a periodic box: the atoms and the cell, with no ghosts.
 
         The periodic neighbour list gives every image within r_max, as in the
@@ -229,7 +230,6 @@ class LammpsCoupling:
         positions = np.array(self.lmp.numpy.extract_atom("x", nelem=nlocal, dim=3))
         types = np.array(self.lmp.numpy.extract_atom("type", nelem=nlocal))
         ids = np.array(self.lmp.numpy.extract_atom("id", nelem=nlocal), dtype=np.int64)
-        cell = self._periodic_box()
         numbers = self.type_numbers[types.astype(np.int64) - 1]
         i, j, shifts = neighbour_list(positions, self.model.r_max, cell, [True] * 3)
         graph = {

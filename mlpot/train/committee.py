@@ -18,7 +18,12 @@ from typing import Optional, Sequence
 from mlpot.fileio import atomic_path
 from mlpot.model.committee import COMMITTEE_FILE, COMMITTEE_FORMAT, COMMITTEE_VERSION
 from mlpot.train.config import RunConfig
-from mlpot.train.config_files import CONFIG_FILE, relocatable, write_config
+from mlpot.train.config_files import (
+    CONFIG_FILE,
+    config_changes,
+    relocatable,
+    write_config,
+)
 from mlpot.train.records import LOGGER
 
 
@@ -75,46 +80,28 @@ def fit_committee(
 PLAN_FILE = "committee-plan.json"
 
 
-def _plan(config: RunConfig, run_dir: Path) -> dict:
-    """What a committee run may not change when it resumes: every setting but
-    the resume overrides (`mlpot.train.config_files.RESUME_OVERRIDES`), with
-    data paths relative to the run as its config.yaml holds them."""
-    settings = relocatable(_absolute(config), run_dir).to_dict()
-    for key in ("max_epochs", "max_time", "quiet"):
-        settings["train"].pop(key, None)
-    settings.pop("output", None)
-    return settings
-
-
 def _check_plan(run_dir: Path, config: RunConfig, resume: bool) -> None:
     """Record the committee's settings at its start; refuse a resume that edits them.
 
     Members each check their own settings, but a member that has not started
     has nothing to check against: an edited ``train.committee_size`` would add
-    or drop members unnoticed.
+    or drop members unnoticed. The comparison is the members' own
+    (`mlpot.train.config_files.config_changes`).
     """
     path = run_dir / PLAN_FILE
-    plan = json.loads(json.dumps(_plan(config, run_dir)))
+    settings = json.loads(json.dumps(config.to_dict()))
     if resume and path.is_file():
-        recorded = json.loads(path.read_text())
-        changed = sorted(
-            f"{section}.{key}"
-            for section in set(recorded) | set(plan)
-            for key in set(recorded.get(section) or {}) | set(plan.get(section) or {})
-            if isinstance(recorded.get(section), dict)
-            and (recorded.get(section) or {}).get(key)
-            != (plan.get(section) or {}).get(key)
-        )
+        changed = config_changes(json.loads(path.read_text()), settings)
         if changed:
             raise ValueError(
                 f"{run_dir / CONFIG_FILE} was edited since the committee started "
-                f"({', '.join(changed)}); a committee's members share one recipe, so "
+                f"({'; '.join(changed)}); a committee's members share one recipe, so "
                 "start a new run to change it (only train.max_epochs, "
                 "train.max_time and train.quiet may change when resuming)"
             )
         return
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(plan, indent=1) + "\n")
+        tmp.write_text(json.dumps(settings, indent=1) + "\n")
 
 
 def _absolute(config: RunConfig) -> RunConfig:
